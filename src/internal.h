@@ -101,6 +101,7 @@ uint64_t alcm_hash64(const void *data, size_t size);
 void alcm_hash128(const void *data, size_t size, uint8_t out[16]);
 typedef struct alcm_hash128_state alcm_hash128_state;
 alcm_hash128_state *alcm_hash128_create(const alcm_mem *m);
+void alcm_hash128_reset(alcm_hash128_state *s); /* start a new hash */
 void alcm_hash128_update(alcm_hash128_state *s, const void *data, size_t size);
 void alcm_hash128_final(alcm_hash128_state *s, uint8_t out[16]);
 void alcm_hash128_free(const alcm_mem *m, alcm_hash128_state *s);
@@ -147,7 +148,8 @@ typedef struct {
 } alcm_frame;
 void alcm_header_encode(uint8_t out[ALCM_HEADER_SIZE], unsigned align_log2);
 alcm_status alcm_header_decode(const uint8_t in[ALCM_HEADER_SIZE],
-                               unsigned *align_log2, alcm_msg *msg);
+                               unsigned *align_log2, unsigned *minor,
+                               alcm_msg *msg);
 void alcm_frame_encode(uint8_t out[ALCM_FRAME_HEADER_SIZE],
                        const alcm_frame *f);
 /* Checks magic, header hash, reserved bytes, known kind/transform; codec
@@ -156,6 +158,7 @@ alcm_status alcm_frame_decode(const uint8_t in[ALCM_FRAME_HEADER_SIZE],
                               alcm_frame *f, uint64_t offset, alcm_msg *msg);
 typedef struct {
   uint64_t index_offset, index_size, index_hash;
+  unsigned minor;
 } alcm_footer;
 void alcm_footer_encode(uint8_t out[ALCM_FOOTER_SIZE], const alcm_footer *f);
 alcm_status alcm_footer_decode(const uint8_t in[ALCM_FOOTER_SIZE],
@@ -248,6 +251,7 @@ typedef struct {
   alcm_meta *meta;
   uint32_t source_count, entry_count, meta_count;
   uint64_t total_raw;
+  uint32_t *by_name; /* entry indices sorted by name (decode only) */
 } alcm_index;
 
 /* Serialize idx into a buffer allocated from m (*out, *out_size). */
@@ -259,10 +263,21 @@ alcm_status alcm_index_encode(const alcm_index *idx, const alcm_mem *m,
  * chunk_count == ceil(raw_size / chunk_size), frame offsets inside
  * [header end, index_offset), reserved fields. */
 alcm_status alcm_index_decode(const uint8_t *data, size_t size,
-                              uint64_t index_offset, const alcm_limits *lim,
-                              const alcm_mem *m, alcm_index *idx,
-                              alcm_msg *msg);
+                              uint64_t index_offset, unsigned align_log2,
+                              const alcm_limits *lim, const alcm_mem *m,
+                              alcm_index *idx, alcm_msg *msg);
+/* Metadata strings: UTF-8, no NUL, tab/newline/CR allowed. */
+bool alcm_meta_string_valid(const uint8_t *s, size_t n);
+/* Binary search of idx->by_name; ERR_NOT_FOUND if absent. */
+alcm_status alcm_index_find(const alcm_index *idx, const char *name,
+                            size_t len, uint32_t *pos);
 void alcm_index_free(alcm_index *idx, const alcm_mem *m);
+/* ---- handle internals for importers/exporters (writer.c, reader.c) ---- */
+alcm_msg *alcm_writer_msg_(alcm_writer *w);
+const alcm_mem *alcm_writer_mem_(const alcm_writer *w);
+alcm_msg *alcm_reader_msg_(alcm_reader *r);
+const alcm_mem *alcm_reader_mem_(const alcm_reader *r);
+
 /* numel * dtype size with overflow check; ERR_OVERFLOW. */
 alcm_status alcm_shape_bytes(unsigned dtype, unsigned ndim,
                              const uint64_t *shape, uint64_t *bytes);

@@ -1,0 +1,670 @@
+/*
+ * reader.c - open an archive through its footer, read entries chunk by
+ * chunk, verify every byte (spec "Layout", "Compliance").
+ *
+ * Only header, footer and index are read at open; payloads are read on
+ * demand into buffers of at most one chunk each.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_INDEX ((uint64_t)1 << 30)
+#define DEFAULT_MAX_ENTRIES 1000000u
+#define DEFAULT_MAX_CHUNK ((uint64_t)ALCM_CHUNK_SIZE_MAX)
+
+struct alcm_reader {
+  alcm_mem mem;
+  alcm_msg msg;
+  alcm_status init_error;
+  alcm_limits lim;
+  alcm_codec_set codecs;
+  alcm_infile file;
+  bool opened;
+  unsigned align_log2, minor;
+  alcm_footer footer;
+  alcm_index idx;
+  /* scratch, grown on demand, each at most one chunk */
+  uint8_t *stored, *tmp, *raw;
+  size_t stored_cap, tmp_cap, raw_cap;
+};
+
+alcm_msg *alcm_reader_msg_(alcm_reader *r) { return &r->msg; }
+const alcm_mem *alcm_reader_mem_(const alcm_reader *r) { return &r->mem; }
+
+void alcm_read_options_init(alcm_read_options *opt) {
+  memset(opt, 0, sizeof *opt);
+  opt->sizeof_options = sizeof *opt;
+}
+
+alcm_reader *alcm_reader_create(const alcm_read_options *opt) {
+  alcm_read_options o;
+  alcm_read_options_init(&o);
+  bool bad_size = false;
+  if (opt) {
+    if (opt->sizeof_options < offsetof(alcm_read_options, allocator))
+      bad_size = true;
+    else
+      memcpy(&o, opt, opt->sizeof_options < sizeof o ? opt->sizeof_options
+                                                     : sizeof o);
+  }
+  alcm_mem mem;
+  alcm_mem_init(&mem, &o.allocator, o.limits.max_alloc);
+  alcm_reader *r = alcm_mem_calloc(&mem, 1, sizeof *r);
+  if (!r) return NULL;
+  r->mem = mem;
+  r->file.fd = -1;
+  r->lim = o.limits;
+  if (!r->lim.max_index_size) r->lim.max_index_size = DEFAULT_MAX_INDEX;
+  if (!r->lim.max_entries) r->lim.max_entries = DEFAULT_MAX_ENTRIES;
+  if (!r->lim.max_chunk_raw) r->lim.max_chunk_raw = DEFAULT_MAX_CHUNK;
+  r->codecs.extra = o.extra_codecs;
+  r->codecs.extra_count = o.extra_codec_count;
+  if (bad_size)
+    r->init_error = alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                              "options: sizeof_options is %zu",
+                              opt->sizeof_options);
+  else
+    r->init_error = alcm_codec_set_check(&r->codecs, &r->msg);
+  return r;
+}
+
+/* ---- open ------------------------------------------------------------------ */
+
+static alcm_status read_header(alcm_reader *r) {
+  uint8_t hdr[ALCM_HEADER_SIZE];
+  const uint64_t size = r->file.size;
+  const size_t have = size < ALCM_HEADER_SIZE ? (size_t)size : ALCM_HEADER_SIZE;
+  alcm_status st = alcm_infile_read(&r->file, 0, hdr, have, &r->msg);
+  if (st) return st;
+  if (have < ALCM_HEADER_MAGIC_SIZE ||
+      memcmp(hdr, ALCM_HEADER_MAGIC, ALCM_HEADER_MAGIC_SIZE) != 0) {
+    if (have >= ALCM_HEADER_MAGIC_SIZE)
+      return alcm_fail(&r->msg, ALCM_ERR_BAD_MAGIC, "file header at offset 0");
+  }
+  if (size < (uint64_t)ALCM_HEADER_SIZE + ALCM_FOOTER_SIZE)
+    return alcm_fail(&r->msg, ALCM_ERR_TRUNCATED,
+                     "file of %llu bytes is shorter than header and footer "
+                     "(%u bytes)",
+                     (unsigned long long)size,
+                     ALCM_HEADER_SIZE + ALCM_FOOTER_SIZE);
+  return alcm_header_decode(hdr, &r->align_log2, &r->minor, &r->msg);
+}
+
+static alcm_status read_footer(alcm_reader *r) {
+  uint8_t foot[ALCM_FOOTER_SIZE];
+  const uint64_t size = r->file.size;
+  const uint64_t at = size - ALCM_FOOTER_SIZE;
+  alcm_status st = alcm_infile_read(&r->file, at, foot, sizeof foot, &r->msg);
+  if (st) return st;
+  /* A good header without a footer magic at the end is a cut file. */
+  if (memcmp(foot + ALCM_FTR_OFF_MAGIC, ALCM_FOOTER_MAGIC, 8) != 0)
+    return alcm_fail(&r->msg, ALCM_ERR_TRUNCATED,
+                     "no footer at offset %llu: file truncated or never "
+                     "finished",
+                     (unsigned long long)at);
+  if ((st = alcm_footer_decode(foot, &r->footer, &r->msg))) return st;
+  const alcm_footer *f = &r->footer;
+  if (f->minor != r->minor)
+    return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                     "footer: minor version %u, header says %u", f->minor,
+                     r->minor);
+  uint64_t end;
+  if (f->index_offset < ALCM_HEADER_SIZE ||
+      f->index_size < ALCM_INDEX_HEADER_SIZE ||
+      __builtin_add_overflow(f->index_offset, f->index_size, &end) ||
+      end != at)
+    return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                     "footer: index at offset %llu of %llu bytes does not end "
+                     "where the footer starts (%llu)",
+                     (unsigned long long)f->index_offset,
+                     (unsigned long long)f->index_size,
+                     (unsigned long long)at);
+  if (f->index_size > r->lim.max_index_size)
+    return alcm_fail(&r->msg, ALCM_ERR_LIMIT,
+                     "index of %llu bytes, limit %llu",
+                     (unsigned long long)f->index_size,
+                     (unsigned long long)r->lim.max_index_size);
+  return ALCM_OK;
+}
+
+static alcm_status read_index(alcm_reader *r) {
+  const alcm_footer *f = &r->footer;
+  const size_t n = (size_t)f->index_size;
+  uint8_t *buf = alcm_mem_alloc(&r->mem, n);
+  if (!buf)
+    return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "index of %zu bytes", n);
+  alcm_status st = alcm_infile_read(&r->file, f->index_offset, buf, n, &r->msg);
+  if (!st && alcm_hash64(buf, n) != f->index_hash)
+    st = alcm_fail(&r->msg, ALCM_ERR_CHECKSUM, "index at offset %llu",
+                   (unsigned long long)f->index_offset);
+  if (!st)
+    st = alcm_index_decode(buf, n, f->index_offset, r->align_log2, &r->lim,
+                           &r->mem, &r->idx, &r->msg);
+  alcm_mem_free(&r->mem, buf);
+  return st;
+}
+
+alcm_status alcm_reader_open(alcm_reader *r, const char *path) {
+  if (!r || !path) return ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&r->msg);
+  if (r->init_error) return alcm_fail(&r->msg, r->init_error, "reader options");
+  if (r->opened) return alcm_fail(&r->msg, ALCM_ERR_STATE, "already open");
+  alcm_status st = alcm_infile_open(&r->file, path, &r->msg);
+  if (!st) st = read_header(r);
+  if (!st) st = read_footer(r);
+  if (!st) st = read_index(r);
+  if (st) {
+    alcm_infile_close(&r->file);
+    return st;
+  }
+  r->opened = true;
+  return ALCM_OK;
+}
+
+/* ---- queries ---------------------------------------------------------------- */
+
+static alcm_status need_open(const alcm_reader *r) {
+  return r && r->opened ? ALCM_OK : ALCM_ERR_STATE;
+}
+
+alcm_status alcm_reader_archive_info(const alcm_reader *r,
+                                     alcm_archive_info *info) {
+  if (need_open(r) || !info) return r && !info ? ALCM_ERR_ARGUMENT : ALCM_ERR_STATE;
+  info->file_size = r->file.size;
+  info->index_offset = r->footer.index_offset;
+  info->index_size = r->footer.index_size;
+  info->total_raw = r->idx.total_raw;
+  info->format_major = ALCM_FORMAT_MAJOR;
+  info->format_minor = r->minor;
+  info->align_log2 = r->align_log2;
+  return ALCM_OK;
+}
+
+size_t alcm_reader_entry_count(const alcm_reader *r) {
+  return need_open(r) ? 0 : r->idx.entry_count;
+}
+
+alcm_status alcm_reader_entry(const alcm_reader *r, size_t i,
+                              alcm_entry_info *info) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!info || i >= r->idx.entry_count) return ALCM_ERR_ARGUMENT;
+  const alcm_entry *e = &r->idx.entries[i];
+  info->name = e->name;
+  info->kind = (int)e->kind;
+  info->dtype = (int)e->dtype;
+  info->encoding = (int)e->encoding;
+  info->flags = e->flags;
+  info->ndim = e->ndim;
+  info->shape = e->shape;
+  info->raw_size = e->raw_size;
+  uint64_t stored = 0;
+  for (uint32_t j = 0; j < e->chunk_count; j++)
+    stored += e->chunks[j].stored_size; /* each < file size: no overflow */
+  info->stored_size = stored;
+  info->chunk_count = e->chunk_count;
+  info->chunk_size = e->chunk_size;
+  info->section_count = e->section_count;
+  info->source = e->source;
+  memcpy(info->content_hash, e->content_hash, 16);
+  return ALCM_OK;
+}
+
+alcm_status alcm_reader_find(const alcm_reader *r, const char *name,
+                             size_t *index_ret) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!name) return ALCM_ERR_ARGUMENT;
+  uint32_t pos;
+  const alcm_status st = alcm_index_find(&r->idx, name, strlen(name), &pos);
+  if (st == ALCM_OK && index_ret) *index_ret = pos;
+  return st;
+}
+
+static uint64_t chunk_raw_size(const alcm_entry *e, uint32_t j) {
+  const uint64_t start = (uint64_t)j * e->chunk_size;
+  const uint64_t left = e->raw_size - start;
+  return left < e->chunk_size ? left : e->chunk_size;
+}
+
+/* Reads and checks the frame header of a chunk (spec "Frames"). */
+static alcm_status chunk_frame(alcm_reader *r, const alcm_entry *e, uint32_t j,
+                               alcm_frame *f) {
+  const alcm_chunk_ref *ref = &e->chunks[j];
+  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
+  alcm_status st = alcm_infile_read(&r->file, ref->frame_offset, hdr,
+                                    sizeof hdr, &r->msg);
+  if (!st) st = alcm_frame_decode(hdr, f, ref->frame_offset, &r->msg);
+  if (st) {
+    char where[ALCM_MSG_SIZE];
+    memcpy(where, r->msg.text, sizeof where);
+    return alcm_fail(&r->msg, st, "entry '%s': chunk %u: %.400s", e->name,
+                     (unsigned)j, where);
+  }
+  const unsigned long long off = (unsigned long long)ref->frame_offset;
+  if (f->kind != ALCM_FRAME_KIND_CHUNK || f->stored_size != ref->stored_size ||
+      f->raw_size != chunk_raw_size(e, j))
+    return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': chunk %u at offset %llu: frame (kind %u, "
+                     "%llu raw, %llu stored) does not match the index",
+                     e->name, (unsigned)j, off, f->kind,
+                     (unsigned long long)f->raw_size,
+                     (unsigned long long)f->stored_size);
+  if (!alcm_codec_by_id(&r->codecs, f->codec))
+    return alcm_fail(&r->msg, ALCM_ERR_CODEC_UNKNOWN,
+                     "entry '%s': chunk %u at offset %llu: codec %u", e->name,
+                     (unsigned)j, off, f->codec);
+  const size_t es = e->kind == ALCM_ENTRY_TENSOR ? alcm_dtype_size((int)e->dtype)
+                                                 : 1;
+  if (f->transform == ALCM_TRANSFORM_BYTE_GROUP && f->elem_size != es)
+    return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': chunk %u at offset %llu: byte grouping by %u "
+                     "for elements of %zu bytes",
+                     e->name, (unsigned)j, off, f->elem_size, es);
+  return ALCM_OK;
+}
+
+static alcm_status grow(alcm_reader *r, uint8_t **p, size_t *cap, uint64_t n) {
+  if (n > SIZE_MAX) return ALCM_ERR_LIMIT;
+  void *q = *p;
+  const alcm_status st = alcm_mem_reserve(&r->mem, &q, cap, (size_t)n);
+  *p = q;
+  return st;
+}
+
+/* Reads the payload of a frame into r->stored and checks its hash. */
+static alcm_status read_payload(alcm_reader *r, const alcm_entry *e,
+                                uint32_t j, const char *what,
+                                uint64_t frame_offset, const alcm_frame *f) {
+  alcm_status st = grow(r, &r->stored, &r->stored_cap, f->stored_size);
+  if (st)
+    return alcm_fail(&r->msg, st, "entry '%s': %s %u: %llu stored bytes",
+                     e->name, what, (unsigned)j,
+                     (unsigned long long)f->stored_size);
+  if ((st = alcm_infile_read(&r->file, frame_offset + ALCM_FRAME_HEADER_SIZE,
+                             r->stored, (size_t)f->stored_size, &r->msg)))
+    return st;
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  if (alcm_hash64(r->stored, (size_t)f->stored_size) != f->stored_hash)
+    return alcm_fail(&r->msg, ALCM_ERR_CHECKSUM,
+                     "entry '%s': %s %u at offset %llu: stored bytes",
+                     e->name, what, (unsigned)j,
+                     (unsigned long long)frame_offset);
+#endif
+  return ALCM_OK;
+}
+
+/* Decodes r->stored (already hash-checked) into dst (f->raw_size bytes). */
+static alcm_status decode_payload(alcm_reader *r, const alcm_entry *e,
+                                  uint32_t j, const char *what,
+                                  uint64_t frame_offset, const alcm_frame *f,
+                                  uint8_t *dst) {
+  const size_t n = (size_t)f->raw_size;
+  const alcm_codec *c = alcm_codec_by_id(&r->codecs, f->codec);
+  uint8_t *plain = dst;
+  if (f->transform != ALCM_TRANSFORM_IDENTITY) {
+    alcm_status st = grow(r, &r->tmp, &r->tmp_cap, n);
+    if (st)
+      return alcm_fail(&r->msg, st, "entry '%s': %s %u", e->name, what,
+                       (unsigned)j);
+    plain = r->tmp;
+  }
+  if (c->decompress(plain, n, r->stored, (size_t)f->stored_size) != 0)
+    return alcm_fail(&r->msg, ALCM_ERR_CODEC,
+                     "entry '%s': %s %u at offset %llu: %s data does not "
+                     "decode to %zu bytes",
+                     e->name, what, (unsigned)j,
+                     (unsigned long long)frame_offset, c->name, n);
+  if (plain != dst)
+    alcm_transform_inverse(f->transform, f->elem_size, dst, plain, n);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  if (alcm_hash64(dst, n) != f->raw_hash)
+    return alcm_fail(&r->msg, ALCM_ERR_CHECKSUM,
+                     "entry '%s': %s %u at offset %llu: decoded bytes",
+                     e->name, what, (unsigned)j,
+                     (unsigned long long)frame_offset);
+#endif
+  return ALCM_OK;
+}
+
+static alcm_status entry_readable(alcm_reader *r, const alcm_entry *e) {
+  if (e->encoding != ALCM_ENCODING_LOSSLESS)
+    return alcm_fail(&r->msg, ALCM_ERR_UNSUPPORTED,
+                     "entry '%s': adaptive (lossy) data needs format 1.1",
+                     e->name);
+  return ALCM_OK;
+}
+
+static alcm_status read_chunk(alcm_reader *r, const alcm_entry *e, uint32_t j,
+                              uint8_t *dst) {
+  alcm_frame f;
+  alcm_status st = chunk_frame(r, e, j, &f);
+  if (!st)
+    st = read_payload(r, e, j, "chunk", e->chunks[j].frame_offset, &f);
+  if (!st)
+    st = decode_payload(r, e, j, "chunk", e->chunks[j].frame_offset, &f, dst);
+  return st;
+}
+
+static alcm_status lookup(alcm_reader *r, size_t entry, const alcm_entry **e) {
+  if (need_open(r)) return r ? alcm_fail(&r->msg, ALCM_ERR_STATE, "reader not open")
+                             : ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&r->msg);
+  if (entry >= r->idx.entry_count)
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT, "entry %zu of %u", entry,
+                     (unsigned)r->idx.entry_count);
+  *e = &r->idx.entries[entry];
+  return entry_readable(r, *e);
+}
+
+alcm_status alcm_reader_read_chunks(alcm_reader *r, size_t entry,
+                                    uint32_t first, uint32_t count, void *dst,
+                                    size_t capacity, size_t *written_ret) {
+  const alcm_entry *e;
+  alcm_status st = lookup(r, entry, &e);
+  if (st) return st;
+  if (first > e->chunk_count || count > e->chunk_count - first)
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                     "entry '%s': chunks %u+%u of %u", e->name,
+                     (unsigned)first, (unsigned)count,
+                     (unsigned)e->chunk_count);
+  uint64_t need = 0;
+  for (uint32_t j = first; j < first + count; j++) need += chunk_raw_size(e, j);
+  if (need > capacity || (need && !dst))
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                     "entry '%s': %llu bytes do not fit in %zu", e->name,
+                     (unsigned long long)need, capacity);
+  uint8_t *p = dst;
+  for (uint32_t j = first; j < first + count; j++) {
+    if ((st = read_chunk(r, e, j, p))) return st;
+    p += chunk_raw_size(e, j);
+  }
+  if (written_ret) *written_ret = (size_t)need;
+  return ALCM_OK;
+}
+
+static alcm_status check_content(alcm_reader *r, const alcm_entry *e,
+                                 const uint8_t got[16]) {
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  if (memcmp(got, e->content_hash, 16) != 0)
+    return alcm_fail(&r->msg, ALCM_ERR_CHECKSUM, "entry '%s': content hash",
+                     e->name);
+#else
+  (void)r, (void)e, (void)got;
+#endif
+  return ALCM_OK;
+}
+
+alcm_status alcm_reader_read(alcm_reader *r, size_t entry, void *dst,
+                             size_t capacity) {
+  const alcm_entry *e;
+  alcm_status st = lookup(r, entry, &e);
+  if (st) return st;
+  if (e->raw_size > capacity || (e->raw_size && !dst))
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                     "entry '%s': %llu bytes do not fit in %zu", e->name,
+                     (unsigned long long)e->raw_size, capacity);
+  if ((st = alcm_reader_read_chunks(r, entry, 0, e->chunk_count, dst, capacity,
+                                    NULL)))
+    return st;
+  uint8_t h[16];
+  alcm_hash128(dst, (size_t)e->raw_size, h);
+  return check_content(r, e, h);
+}
+
+/* Decodes every chunk of e in order, checking all checksums and the
+ * content hash; no check of the encoding, so verify can use it on any
+ * entry. */
+static alcm_status stream_entry(alcm_reader *r, const alcm_entry *e,
+                                int (*sink)(void *, const void *, size_t),
+                                void *opaque) {
+  alcm_status st = grow(r, &r->raw, &r->raw_cap, e->chunk_size);
+  if (st) return alcm_fail(&r->msg, st, "entry '%s': chunk buffer", e->name);
+  alcm_hash128_state *h = alcm_hash128_create(&r->mem);
+  if (!h) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "hash state");
+  for (uint32_t j = 0; j < e->chunk_count && !st; j++) {
+    const size_t n = (size_t)chunk_raw_size(e, j);
+    if ((st = read_chunk(r, e, j, r->raw))) break;
+    alcm_hash128_update(h, r->raw, n);
+    if (sink && sink(opaque, r->raw, n) != 0)
+      st = alcm_fail(&r->msg, ALCM_ERR_IO,
+                     "entry '%s': chunk %u: output failed", e->name,
+                     (unsigned)j);
+  }
+  uint8_t got[16];
+  alcm_hash128_final(h, got);
+  alcm_hash128_free(&r->mem, h);
+  if (!st) st = check_content(r, e, got);
+  return st;
+}
+
+alcm_status alcm_reader_stream(alcm_reader *r, size_t entry,
+                               int (*sink)(void *, const void *, size_t),
+                               void *opaque) {
+  const alcm_entry *e;
+  const alcm_status st = lookup(r, entry, &e);
+  return st ? st : stream_entry(r, e, sink, opaque);
+}
+
+alcm_status alcm_reader_chunk(const alcm_reader *r, size_t entry,
+                              uint32_t chunk, alcm_chunk_info *info) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!info || entry >= r->idx.entry_count) return ALCM_ERR_ARGUMENT;
+  const alcm_entry *e = &r->idx.entries[entry];
+  if (chunk >= e->chunk_count) return ALCM_ERR_ARGUMENT;
+  /* A const handle: errors go to a scratch message, only the status
+   * reaches the caller. */
+  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
+  alcm_msg scratch;
+  alcm_frame f;
+  alcm_status st = alcm_infile_read(&r->file, e->chunks[chunk].frame_offset,
+                                    hdr, sizeof hdr, &scratch);
+  if (!st) st = alcm_frame_decode(hdr, &f, e->chunks[chunk].frame_offset,
+                                  &scratch);
+  if (st) return st;
+  info->frame_offset = e->chunks[chunk].frame_offset;
+  info->raw_offset = (uint64_t)chunk * e->chunk_size;
+  info->raw_size = chunk_raw_size(e, chunk);
+  info->stored_size = e->chunks[chunk].stored_size;
+  info->transform = f.transform;
+  info->codec = f.codec;
+  info->elem_size = f.elem_size;
+  return ALCM_OK;
+}
+
+size_t alcm_reader_source_count(const alcm_reader *r) {
+  return need_open(r) ? 0 : r->idx.source_count;
+}
+
+alcm_status alcm_reader_source(const alcm_reader *r, size_t i,
+                               alcm_source_info *info) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!info || i >= r->idx.source_count) return ALCM_ERR_ARGUMENT;
+  const alcm_source *s = &r->idx.sources[i];
+  info->format = (int)s->format;
+  info->path = s->path;
+  info->restore = s->restore;
+  info->restore_size = s->restore_size;
+  return ALCM_OK;
+}
+
+size_t alcm_reader_meta_count(const alcm_reader *r) {
+  return need_open(r) ? 0 : r->idx.meta_count;
+}
+
+alcm_status alcm_reader_meta(const alcm_reader *r, size_t i,
+                             alcm_meta_info *info) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!info || i >= r->idx.meta_count) return ALCM_ERR_ARGUMENT;
+  const alcm_meta *m = &r->idx.meta[i];
+  info->key = m->key;
+  info->type = (int)m->type;
+  info->value = m->value;
+  info->size = m->size;
+  return ALCM_OK;
+}
+
+alcm_status alcm_reader_find_meta(const alcm_reader *r, const char *key,
+                                  alcm_meta_info *info) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!key) return ALCM_ERR_ARGUMENT;
+  for (size_t i = 0; i < r->idx.meta_count; i++)
+    if (strcmp(r->idx.meta[i].key, key) == 0)
+      return info ? alcm_reader_meta(r, i, info) : ALCM_OK;
+  return ALCM_ERR_NOT_FOUND;
+}
+
+/* ---- verify ---------------------------------------------------------------- */
+
+typedef struct {
+  uint64_t start, end; /* frame header start, payload end */
+  uint32_t entry, ref;
+  bool section;
+} extent;
+
+static int cmp_extent(const void *x, const void *y) {
+  const extent *a = x, *b = y;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  return (a->end > b->end) - (a->end < b->end);
+}
+
+static alcm_status collect_extents(alcm_reader *r, extent **out, size_t *n) {
+  size_t total = 0;
+  for (uint32_t i = 0; i < r->idx.entry_count; i++)
+    total += (size_t)r->idx.entries[i].chunk_count +
+             r->idx.entries[i].section_count;
+  extent *x = alcm_mem_calloc(&r->mem, total ? total : 1, sizeof *x);
+  if (!x) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "verify: frame table");
+  size_t k = 0;
+  for (uint32_t i = 0; i < r->idx.entry_count; i++) {
+    const alcm_entry *e = &r->idx.entries[i];
+    for (uint32_t j = 0; j < e->chunk_count; j++, k++)
+      x[k] = (extent){e->chunks[j].frame_offset,
+                      e->chunks[j].frame_offset + ALCM_FRAME_HEADER_SIZE +
+                          e->chunks[j].stored_size,
+                      i, j, false};
+    for (uint32_t j = 0; j < e->section_count; j++, k++)
+      x[k] = (extent){e->sections[j].frame_offset,
+                      e->sections[j].frame_offset + ALCM_FRAME_HEADER_SIZE +
+                          e->sections[j].stored_size,
+                      i, j, true};
+  }
+  qsort(x, total, sizeof *x, cmp_extent);
+  *out = x;
+  *n = total;
+  return ALCM_OK;
+}
+
+static alcm_status check_gap(alcm_reader *r, uint64_t from, uint64_t to) {
+  uint8_t buf[4096];
+  while (from < to) {
+    const size_t n = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+    alcm_status st = alcm_infile_read(&r->file, from, buf, n, &r->msg);
+    if (st) return st;
+    for (size_t i = 0; i < n; i++)
+      if (buf[i])
+        return alcm_fail(&r->msg, ALCM_ERR_RESERVED,
+                         "padding byte at offset %llu is 0x%02x, must be 0",
+                         (unsigned long long)(from + i), buf[i]);
+    from += n;
+  }
+  return ALCM_OK;
+}
+
+/* Frames must not overlap (refs to the very same frame are allowed), and
+ * every byte between them must be zero padding. */
+static alcm_status check_layout(alcm_reader *r, const extent *x, size_t n) {
+  uint64_t pos = ALCM_HEADER_SIZE;
+  for (size_t i = 0; i < n; i++) {
+    if (i && x[i].start == x[i - 1].start && x[i].end == x[i - 1].end &&
+        x[i].section == x[i - 1].section)
+      continue;
+    if (x[i].start < pos)
+      return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                       "entry '%s': frame at offset %llu overlaps the one "
+                       "before it (ending at %llu)",
+                       r->idx.entries[x[i].entry].name,
+                       (unsigned long long)x[i].start,
+                       (unsigned long long)pos);
+    alcm_status st = check_gap(r, pos, x[i].start);
+    if (st) return st;
+    pos = x[i].end;
+  }
+  return check_gap(r, pos, r->footer.index_offset);
+}
+
+static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
+                                  uint32_t j, unsigned flags) {
+  const alcm_section_ref *ref = &e->sections[j];
+  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
+  alcm_frame f;
+  alcm_status st = alcm_infile_read(&r->file, ref->frame_offset, hdr,
+                                    sizeof hdr, &r->msg);
+  if (!st) st = alcm_frame_decode(hdr, &f, ref->frame_offset, &r->msg);
+  if (st) return st;
+  if (f.kind != ALCM_FRAME_KIND_SECTION || f.section_type != ref->type ||
+      f.stored_size != ref->stored_size)
+    return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': section %u at offset %llu does not match "
+                     "the index",
+                     e->name, (unsigned)j,
+                     (unsigned long long)ref->frame_offset);
+  if (!alcm_codec_by_id(&r->codecs, f.codec))
+    return alcm_fail(&r->msg, ALCM_ERR_CODEC_UNKNOWN,
+                     "entry '%s': section %u: codec %u", e->name, (unsigned)j,
+                     f.codec);
+  if (f.raw_size > r->lim.max_chunk_raw)
+    return alcm_fail(&r->msg, ALCM_ERR_LIMIT,
+                     "entry '%s': section %u of %llu bytes", e->name,
+                     (unsigned)j, (unsigned long long)f.raw_size);
+  if ((st = read_payload(r, e, j, "section", ref->frame_offset, &f))) return st;
+  if (flags & ALCM_VERIFY_STORED_ONLY) return ALCM_OK;
+  if ((st = grow(r, &r->raw, &r->raw_cap, f.raw_size)))
+    return alcm_fail(&r->msg, st, "entry '%s': section %u", e->name,
+                     (unsigned)j);
+  return decode_payload(r, e, j, "section", ref->frame_offset, &f, r->raw);
+}
+
+static alcm_status verify_entry(alcm_reader *r, size_t i, unsigned flags) {
+  const alcm_entry *e = &r->idx.entries[i];
+  alcm_status st = ALCM_OK;
+  for (uint32_t j = 0; j < e->section_count && !st; j++)
+    st = verify_section(r, e, j, flags);
+  if (st) return st;
+  if (!(flags & ALCM_VERIFY_STORED_ONLY)) return stream_entry(r, e, NULL, NULL);
+  for (uint32_t j = 0; j < e->chunk_count && !st; j++) {
+    alcm_frame f;
+    st = chunk_frame(r, e, j, &f);
+    if (!st)
+      st = read_payload(r, e, j, "chunk", e->chunks[j].frame_offset, &f);
+  }
+  return st;
+}
+
+alcm_status alcm_reader_verify(alcm_reader *r, unsigned flags) {
+  if (need_open(r)) return r ? alcm_fail(&r->msg, ALCM_ERR_STATE, "reader not open")
+                             : ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&r->msg);
+  extent *x = NULL;
+  size_t n = 0;
+  alcm_status st = collect_extents(r, &x, &n);
+  if (!st) st = check_layout(r, x, n);
+  alcm_mem_free(&r->mem, x);
+  for (size_t i = 0; i < r->idx.entry_count && !st; i++)
+    st = verify_entry(r, i, flags);
+  return st;
+}
+
+void alcm_reader_close(alcm_reader *r) {
+  if (!r) return;
+  const alcm_mem mem = r->mem;
+  alcm_infile_close(&r->file);
+  alcm_index_free(&r->idx, &mem);
+  alcm_mem_free(&mem, r->stored);
+  alcm_mem_free(&mem, r->tmp);
+  alcm_mem_free(&mem, r->raw);
+  alcm_mem_free(&mem, r);
+}
+
+const char *alcm_reader_message(const alcm_reader *r) {
+  return r ? r->msg.text : "no reader";
+}

@@ -1,0 +1,688 @@
+/*
+ * writer.c - the streaming archive writer (spec "Layout", "Frames",
+ * "Index").
+ *
+ * Bytes of the current entry collect in a batch buffer of `slots` chunks
+ * (slots = threads). A full batch is encoded in parallel by the pool, then
+ * its frames are written in chunk order, so the file does not depend on the
+ * thread count and memory stays at about 3 x slots x chunk_size.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define DEFAULT_CHUNK_SIZE (1u << 20)
+
+typedef struct {
+  const uint8_t *raw;   /* chunk bytes in the batch buffer */
+  size_t raw_size;
+  uint8_t *tmp;         /* transform output, chunk_size bytes */
+  uint8_t *out;         /* codec output, bound(chunk_size) bytes */
+  const uint8_t *payload;
+  alcm_frame frame;
+} slot;
+
+struct alcm_writer {
+  alcm_mem mem;
+  alcm_msg msg;
+  alcm_status init_error;
+  alcm_codec_set codecs;
+  const alcm_codec *codec;
+  int level;
+  uint32_t chunk_size;
+  unsigned threads, align_log2;
+  int overwrite, transform;
+
+  alcm_outfile out;
+  alcm_pool *pool;
+  bool opened, finished, failed;
+
+  alcm_index idx;
+  size_t sources_cap, entries_cap, meta_cap;
+  uint32_t *name_table; /* open addressing: entry index + 1, 0 = empty */
+  size_t name_table_cap;
+  uint32_t cur_source;
+
+  bool in_entry;
+  uint64_t expected;    /* declared size of a tensor; UINT64_MAX for blobs */
+  uint64_t written;
+  size_t chunks_cap;
+  alcm_hash128_state *content;
+
+  slot *slots;
+  unsigned slot_count;
+  uint8_t *batch;       /* slot_count * chunk_size */
+  size_t batch_fill;
+  uint64_t stored_total;
+};
+
+alcm_msg *alcm_writer_msg_(alcm_writer *w) { return &w->msg; }
+const alcm_mem *alcm_writer_mem_(const alcm_writer *w) { return &w->mem; }
+
+void alcm_write_options_init(alcm_write_options *opt) {
+  memset(opt, 0, sizeof *opt);
+  opt->sizeof_options = sizeof *opt;
+  opt->transform = -1;
+}
+
+/* ---- create / options ---------------------------------------------------- */
+
+static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
+  w->codecs.extra = o->extra_codecs;
+  w->codecs.extra_count = o->extra_codec_count;
+  alcm_status st = alcm_codec_set_check(&w->codecs, &w->msg);
+  if (st) return st;
+  const char *name = o->codec ? o->codec : "zstd";
+  if (!(w->codec = alcm_codec_by_name(&w->codecs, name)))
+    return alcm_fail(&w->msg, ALCM_ERR_CODEC_UNKNOWN, "codec '%s'", name);
+  w->level = (o->level_set || o->level != 0) ? o->level
+                                             : w->codec->level_default;
+  if (w->level < w->codec->level_min || w->level > w->codec->level_max)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "level %d outside %d..%d for codec '%s'", w->level,
+                     w->codec->level_min, w->codec->level_max, w->codec->name);
+  w->chunk_size = o->chunk_size ? o->chunk_size : DEFAULT_CHUNK_SIZE;
+  if (w->chunk_size < ALCM_CHUNK_SIZE_MIN ||
+      w->chunk_size > ALCM_CHUNK_SIZE_MAX || w->chunk_size % 8 != 0)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "chunk size %u: must be a multiple of 8 in %u..%u",
+                     (unsigned)w->chunk_size, ALCM_CHUNK_SIZE_MIN,
+                     ALCM_CHUNK_SIZE_MAX);
+  w->threads = o->threads ? o->threads : 1;
+  if (w->threads > 256)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "%u threads (at most 256)",
+                     w->threads);
+  w->align_log2 = o->align_log2 ? o->align_log2 : ALCM_ALIGN_LOG2_DEFAULT;
+  if (w->align_log2 < ALCM_ALIGN_LOG2_MIN ||
+      w->align_log2 > ALCM_ALIGN_LOG2_MAX)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "align_log2 %u outside %u..%u",
+                     w->align_log2, ALCM_ALIGN_LOG2_MIN, ALCM_ALIGN_LOG2_MAX);
+  w->transform = o->transform;
+  if (w->transform < -1 || w->transform >= (int)ALCM_TRANSFORM_COUNT)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "transform %d", w->transform);
+  w->overwrite = o->overwrite;
+  return ALCM_OK;
+}
+
+alcm_writer *alcm_writer_create(const alcm_write_options *opt) {
+  alcm_write_options o;
+  alcm_write_options_init(&o);
+  bool bad_size = false;
+  if (opt) {
+    /* Copy the prefix the caller knows; newer fields keep defaults. */
+    if (opt->sizeof_options < offsetof(alcm_write_options, codec))
+      bad_size = true;
+    else
+      memcpy(&o, opt, opt->sizeof_options < sizeof o ? opt->sizeof_options
+                                                     : sizeof o);
+  }
+  alcm_mem mem;
+  alcm_mem_init(&mem, &o.allocator, 0);
+  alcm_writer *w = alcm_mem_calloc(&mem, 1, sizeof *w);
+  if (!w) return NULL;
+  w->mem = mem;
+  w->out.fd = -1;
+  w->cur_source = ALCM_NO_SOURCE;
+  if (bad_size)
+    w->init_error = alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                              "options: sizeof_options is %zu",
+                              opt->sizeof_options);
+  else
+    w->init_error = apply_options(w, &o);
+  return w;
+}
+
+/* ---- open ---------------------------------------------------------------- */
+
+static alcm_status alloc_slots(alcm_writer *w) {
+  w->slot_count = w->threads;
+  const size_t cs = w->chunk_size;
+  const size_t bound = w->codec->bound(cs);
+  w->slots = alcm_mem_calloc(&w->mem, w->slot_count, sizeof *w->slots);
+  w->batch = alcm_mem_calloc(&w->mem, w->slot_count, cs);
+  if (!w->slots || !w->batch || bound == 0)
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
+  for (unsigned i = 0; i < w->slot_count; i++) {
+    w->slots[i].tmp = alcm_mem_alloc(&w->mem, cs);
+    w->slots[i].out = alcm_mem_alloc(&w->mem, bound);
+    if (!w->slots[i].tmp || !w->slots[i].out)
+      return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
+  }
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_open(alcm_writer *w, const char *path) {
+  if (!w || !path) return ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&w->msg);
+  if (w->init_error)
+    return alcm_fail(&w->msg, w->init_error, "writer options");
+  if (w->opened)
+    return alcm_fail(&w->msg, ALCM_ERR_STATE, "writer already opened");
+  alcm_status st = alloc_slots(w);
+  if (st) return st;
+  if ((st = alcm_pool_create(&w->pool, &w->mem, w->threads)))
+    return alcm_fail(&w->msg, st, "worker pool of %u threads", w->threads);
+  if (!(w->content = alcm_hash128_create(&w->mem)))
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "hash state");
+  if ((st = alcm_outfile_open(&w->out, &w->mem, path, w->overwrite, &w->msg)))
+    return st;
+  w->opened = true;
+  uint8_t hdr[ALCM_HEADER_SIZE];
+  alcm_header_encode(hdr, w->align_log2);
+  if ((st = alcm_outfile_write(&w->out, hdr, sizeof hdr, &w->msg))) {
+    w->failed = true;
+    return st;
+  }
+  return ALCM_OK;
+}
+
+/* Calls that need an open, healthy writer start with this. */
+static alcm_status usable(alcm_writer *w, bool want_entry, const char *what) {
+  alcm_msg_clear(&w->msg);
+  if (!w->opened || w->finished)
+    return alcm_fail(&w->msg, ALCM_ERR_STATE, "%s: writer is not open", what);
+  if (w->failed)
+    return alcm_fail(&w->msg, ALCM_ERR_STATE,
+                     "%s: an earlier write failed; the archive is abandoned",
+                     what);
+  if (w->in_entry != want_entry)
+    return alcm_fail(&w->msg, ALCM_ERR_STATE, "%s: %s", what,
+                     want_entry ? "no entry begun" : "previous entry not ended");
+  return ALCM_OK;
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+static size_t name_slot(const alcm_writer *w, const char *name, size_t len,
+                        bool *found) {
+  const size_t mask = w->name_table_cap - 1;
+  size_t i = (size_t)alcm_hash64(name, len) & mask;
+  for (;; i = (i + 1) & mask) {
+    const uint32_t v = w->name_table[i];
+    if (v == 0) break;
+    const alcm_entry *e = &w->idx.entries[v - 1];
+    if (e->name_len == len && memcmp(e->name, name, len) == 0) {
+      *found = true;
+      return i;
+    }
+  }
+  *found = false;
+  return i;
+}
+
+/* Keep the table at most half full. */
+static alcm_status grow_name_table(alcm_writer *w) {
+  if ((size_t)w->idx.entry_count + 1 <= w->name_table_cap / 2) return ALCM_OK;
+  const size_t cap = w->name_table_cap ? w->name_table_cap * 2 : 64;
+  uint32_t *t = alcm_mem_calloc(&w->mem, cap, sizeof *t);
+  if (!t) return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "name table");
+  alcm_mem_free(&w->mem, w->name_table);
+  w->name_table = t;
+  w->name_table_cap = cap;
+  for (uint32_t i = 0; i < w->idx.entry_count; i++) {
+    bool found;
+    const alcm_entry *e = &w->idx.entries[i];
+    w->name_table[name_slot(w, e->name, e->name_len, &found)] = i + 1;
+  }
+  return ALCM_OK;
+}
+
+static alcm_status new_entry(alcm_writer *w, const char *name, unsigned kind,
+                             alcm_entry **ret) {
+  const size_t len = strlen(name);
+  alcm_status st = grow_name_table(w);
+  if (st) return st;
+  bool found;
+  const size_t pos = name_slot(w, name, len, &found);
+  if (found)
+    return alcm_fail(&w->msg, ALCM_ERR_DUPLICATE, "entry '%s' already added",
+                     name);
+  if (w->idx.entry_count == UINT32_MAX)
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "too many entries");
+  void *p = w->idx.entries;
+  size_t cap = w->entries_cap * sizeof(alcm_entry);
+  if ((st = alcm_mem_reserve(&w->mem, &p, &cap,
+                             ((size_t)w->idx.entry_count + 1) *
+                                 sizeof(alcm_entry))))
+    return alcm_fail(&w->msg, st, "entry table");
+  w->idx.entries = p;
+  w->entries_cap = cap / sizeof(alcm_entry);
+  alcm_entry *e = &w->idx.entries[w->idx.entry_count];
+  memset(e, 0, sizeof *e);
+  if (!(e->name = alcm_mem_strndup(&w->mem, name, len)))
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "entry '%s'", name);
+  e->name_len = len;
+  e->kind = kind;
+  e->source = w->cur_source;
+  e->chunk_size = w->chunk_size;
+  w->name_table[pos] = ++w->idx.entry_count;
+  *ret = e;
+  return ALCM_OK;
+}
+
+static alcm_entry *current(alcm_writer *w) {
+  return &w->idx.entries[w->idx.entry_count - 1];
+}
+
+static void begin_common(alcm_writer *w, uint64_t expected) {
+  w->in_entry = true;
+  w->expected = expected;
+  w->written = 0;
+  w->batch_fill = 0;
+  w->chunks_cap = 0;
+  alcm_hash128_reset(w->content);
+}
+
+alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
+                                     int dtype, unsigned ndim,
+                                     const uint64_t *shape, unsigned flags) {
+  if (!w || !name) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, false, "begin tensor");
+  if (st) return st;
+  const size_t len = strlen(name);
+  if (!alcm_tensor_name_valid((const uint8_t *)name, len))
+    return alcm_fail(&w->msg, ALCM_ERR_NAME,
+                     "tensor name of %zu bytes: must be 1..%u bytes of UTF-8 "
+                     "without control characters",
+                     len, ALCM_MAX_NAME);
+  if (alcm_dtype_size(dtype) == 0)
+    return alcm_fail(&w->msg, ALCM_ERR_DTYPE_UNKNOWN, "tensor '%s': dtype %d",
+                     name, dtype);
+  if (ndim > ALCM_MAX_NDIM || (ndim && !shape))
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "tensor '%s': %u dimensions (at most %u)", name, ndim,
+                     ALCM_MAX_NDIM);
+  if (flags & ~ALCM_ENTRY_FLAGS_KNOWN)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "tensor '%s': flags 0x%x",
+                     name, flags);
+  uint64_t bytes;
+  if (alcm_shape_bytes((unsigned)dtype, ndim, shape, &bytes))
+    return alcm_fail(&w->msg, ALCM_ERR_OVERFLOW,
+                     "tensor '%s': shape times element size overflows", name);
+  alcm_entry *e;
+  if ((st = new_entry(w, name, ALCM_ENTRY_TENSOR, &e))) return st;
+  e->dtype = (unsigned)dtype;
+  e->ndim = ndim;
+  e->flags = flags;
+  e->raw_size = bytes;
+  if (!(e->shape = alcm_mem_calloc(&w->mem, ndim ? ndim : 1, 8))) {
+    w->failed = true;
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "tensor '%s'", name);
+  }
+  if (ndim) memcpy(e->shape, shape, 8u * ndim);
+  begin_common(w, bytes);
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name) {
+  if (!w || !name) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, false, "begin blob");
+  if (st) return st;
+  if (!alcm_path_valid((const uint8_t *)name, strlen(name)))
+    return alcm_fail(&w->msg, ALCM_ERR_NAME,
+                     "blob '%s': not a safe relative path", name);
+  alcm_entry *e;
+  if ((st = new_entry(w, name, ALCM_ENTRY_BLOB, &e))) return st;
+  begin_common(w, UINT64_MAX);
+  return ALCM_OK;
+}
+
+/* ---- chunk encoding -------------------------------------------------------- */
+
+typedef struct {
+  alcm_writer *w;
+  unsigned elem_size; /* > 1: byte-group the chunk first */
+} batch_job;
+
+/* Encode one chunk; runs on a worker thread and touches only its slot. */
+static void encode_slot(void *ctx, size_t i) {
+  const batch_job *job = ctx;
+  const alcm_writer *w = job->w;
+  slot *s = &w->slots[i];
+  alcm_frame *f = &s->frame;
+  memset(f, 0, sizeof *f);
+  f->kind = ALCM_FRAME_KIND_CHUNK;
+  f->raw_size = s->raw_size;
+  f->raw_hash = alcm_hash64(s->raw, s->raw_size);
+  const uint8_t *src = s->raw;
+  f->transform = ALCM_TRANSFORM_IDENTITY;
+  f->elem_size = 1;
+  if (job->elem_size > 1) {
+    alcm_transform_forward(ALCM_TRANSFORM_BYTE_GROUP, job->elem_size, s->tmp,
+                           s->raw, s->raw_size);
+    src = s->tmp;
+    f->transform = ALCM_TRANSFORM_BYTE_GROUP;
+    f->elem_size = job->elem_size;
+  }
+  size_t n = 0;
+  if (w->codec->id != ALCM_CODEC_ID_STORE && s->raw_size > 0)
+    n = w->codec->compress(s->out, w->codec->bound(w->chunk_size), src,
+                           s->raw_size, w->level);
+  if (n > 0 && n < s->raw_size) {
+    f->codec = w->codec->id;
+    s->payload = s->out;
+  } else {
+    /* The codec does not pay: store the original bytes untransformed so the
+     * payload can be memory-mapped as the tensor itself. */
+    f->codec = ALCM_CODEC_ID_STORE;
+    f->transform = ALCM_TRANSFORM_IDENTITY;
+    f->elem_size = 1;
+    n = s->raw_size;
+    s->payload = s->raw;
+  }
+  f->stored_size = n;
+  f->stored_hash = alcm_hash64(s->payload, n);
+}
+
+static unsigned chunk_elem_size(const alcm_writer *w, const alcm_entry *e) {
+  if (e->kind != ALCM_ENTRY_TENSOR || w->codec->id == ALCM_CODEC_ID_STORE)
+    return 1;
+  const size_t es = alcm_dtype_size((int)e->dtype);
+  if (w->transform == (int)ALCM_TRANSFORM_IDENTITY || es == 1) return 1;
+  return (unsigned)es;
+}
+
+static alcm_status add_chunk_ref(alcm_writer *w, alcm_entry *e, uint64_t off,
+                                 uint64_t stored) {
+  if (e->chunk_count == UINT32_MAX)
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "entry '%s': too many chunks",
+                     e->name);
+  void *p = e->chunks;
+  size_t cap = w->chunks_cap * sizeof(alcm_chunk_ref);
+  alcm_status st = alcm_mem_reserve(&w->mem, &p, &cap,
+                                    ((size_t)e->chunk_count + 1) *
+                                        sizeof(alcm_chunk_ref));
+  if (st) return alcm_fail(&w->msg, st, "entry '%s': chunk list", e->name);
+  e->chunks = p;
+  w->chunks_cap = cap / sizeof(alcm_chunk_ref);
+  e->chunks[e->chunk_count].frame_offset = off;
+  e->chunks[e->chunk_count].stored_size = stored;
+  e->chunk_count++;
+  return ALCM_OK;
+}
+
+/* Frame header at the offset that puts the payload on the alignment. */
+static alcm_status write_frame(alcm_writer *w, const slot *s, uint64_t *off) {
+  const uint64_t align = (uint64_t)1 << w->align_log2;
+  const uint64_t payload = (w->out.offset + ALCM_FRAME_HEADER_SIZE + align - 1) &
+                           ~(align - 1);
+  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
+  alcm_status st = ALCM_OK;
+  static const uint8_t zeros[256];
+  while (st == ALCM_OK && w->out.offset < payload - ALCM_FRAME_HEADER_SIZE) {
+    const uint64_t gap = payload - ALCM_FRAME_HEADER_SIZE - w->out.offset;
+    st = alcm_outfile_write(&w->out, zeros,
+                            gap < sizeof zeros ? (size_t)gap : sizeof zeros,
+                            &w->msg);
+  }
+  if (st) return st;
+  *off = w->out.offset;
+  alcm_frame_encode(hdr, &s->frame);
+  if ((st = alcm_outfile_write(&w->out, hdr, sizeof hdr, &w->msg))) return st;
+  return alcm_outfile_write(&w->out, s->payload, (size_t)s->frame.stored_size,
+                            &w->msg);
+}
+
+/* Encode the chunks in the batch buffer and append their frames in order. */
+static alcm_status flush_batch(alcm_writer *w) {
+  if (w->batch_fill == 0) return ALCM_OK;
+  alcm_entry *e = current(w);
+  const size_t cs = w->chunk_size;
+  const size_t n = (w->batch_fill + cs - 1) / cs;
+  for (size_t i = 0; i < n; i++) {
+    w->slots[i].raw = w->batch + i * cs;
+    w->slots[i].raw_size = i + 1 < n ? cs : w->batch_fill - i * cs;
+  }
+  batch_job job = {w, chunk_elem_size(w, e)};
+  alcm_pool_run(w->pool, n, encode_slot, &job);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t off = 0;
+    alcm_status st = write_frame(w, &w->slots[i], &off);
+    if (!st) st = add_chunk_ref(w, e, off, w->slots[i].frame.stored_size);
+    if (st) {
+      w->failed = true;
+      return st;
+    }
+    w->stored_total += w->slots[i].frame.stored_size;
+  }
+  w->batch_fill = 0;
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
+  if (!w || (!data && size)) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, true, "write");
+  if (st) return st;
+  alcm_entry *e = current(w);
+  if (size > w->expected - w->written)
+    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
+                     "%s '%s': %zu more bytes after %llu of %llu",
+                     e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
+                     size, (unsigned long long)w->written,
+                     (unsigned long long)w->expected);
+  alcm_hash128_update(w->content, data, size);
+  const uint8_t *p = data;
+  const size_t batch_cap = (size_t)w->slot_count * w->chunk_size;
+  while (size > 0) {
+    const size_t room = batch_cap - w->batch_fill;
+    const size_t n = size < room ? size : room;
+    memcpy(w->batch + w->batch_fill, p, n);
+    w->batch_fill += n;
+    w->written += n;
+    p += n;
+    size -= n;
+    if (w->batch_fill == batch_cap && (st = flush_batch(w))) return st;
+  }
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_end(alcm_writer *w) {
+  if (!w) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, true, "end");
+  if (st) return st;
+  alcm_entry *e = current(w);
+  if (e->kind == ALCM_ENTRY_TENSOR && w->written != w->expected) {
+    w->failed = true;
+    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
+                     "tensor '%s': %llu bytes written, shape needs %llu",
+                     e->name, (unsigned long long)w->written,
+                     (unsigned long long)w->expected);
+  }
+  if ((st = flush_batch(w))) return st;
+  e->raw_size = w->written;
+  alcm_hash128_final(w->content, e->content_hash);
+  if (__builtin_add_overflow(w->idx.total_raw, e->raw_size, &w->idx.total_raw)) {
+    w->failed = true;
+    return alcm_fail(&w->msg, ALCM_ERR_OVERFLOW, "total raw size");
+  }
+  w->in_entry = false;
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_add_tensor(alcm_writer *w, const char *name, int dtype,
+                                   unsigned ndim, const uint64_t *shape,
+                                   const void *data, size_t size) {
+  alcm_status st = alcm_writer_begin_tensor(w, name, dtype, ndim, shape, 0);
+  if (!st) st = alcm_writer_write(w, data, size);
+  if (!st) st = alcm_writer_end(w);
+  return st;
+}
+
+/* ---- sources and metadata ------------------------------------------------ */
+
+alcm_status alcm_writer_add_source(alcm_writer *w, int format, const char *path,
+                                   const void *restore, size_t restore_size,
+                                   uint32_t *id_ret) {
+  if (!w || (restore_size && !restore)) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, false, "add source");
+  if (st) return st;
+  if (format == ALCM_SOURCE_NONE && !path) {
+    w->cur_source = ALCM_NO_SOURCE;
+    return ALCM_OK;
+  }
+  const size_t len = path ? strlen(path) : 0;
+  if (format < 0 || format > ALCM_SOURCE_MAX)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "source format %d", format);
+  if (len > ALCM_MAX_NAME ||
+      (len && !alcm_path_valid((const uint8_t *)path, len)))
+    return alcm_fail(&w->msg, ALCM_ERR_NAME,
+                     "source '%s': not a safe relative path", path);
+  if (restore_size > UINT32_MAX)
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT,
+                     "source '%s': %zu bytes of restore data", path,
+                     restore_size);
+  void *p = w->idx.sources;
+  size_t cap = w->sources_cap * sizeof(alcm_source);
+  if ((st = alcm_mem_reserve(&w->mem, &p, &cap,
+                             ((size_t)w->idx.source_count + 1) *
+                                 sizeof(alcm_source))))
+    return alcm_fail(&w->msg, st, "source table");
+  w->idx.sources = p;
+  w->sources_cap = cap / sizeof(alcm_source);
+  alcm_source *s = &w->idx.sources[w->idx.source_count];
+  memset(s, 0, sizeof *s);
+  s->path = alcm_mem_strndup(&w->mem, path ? path : "", len);
+  s->restore = alcm_mem_alloc(&w->mem, restore_size);
+  if (!s->path || !s->restore) {
+    alcm_mem_free(&w->mem, s->path);
+    alcm_mem_free(&w->mem, s->restore);
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "source '%s'", path);
+  }
+  if (restore_size) memcpy(s->restore, restore, restore_size);
+  s->format = (unsigned)format;
+  s->path_len = len;
+  s->restore_size = restore_size;
+  w->cur_source = w->idx.source_count++;
+  if (id_ret) *id_ret = w->cur_source;
+  return ALCM_OK;
+}
+
+static alcm_status check_meta(alcm_writer *w, const char *key, int type,
+                              const void *value, size_t size) {
+  const size_t klen = strlen(key);
+  if (klen == 0 || klen > ALCM_MAX_META_KEY ||
+      !alcm_tensor_name_valid((const uint8_t *)key, klen))
+    return alcm_fail(&w->msg, ALCM_ERR_NAME,
+                     "metadata key of %zu bytes: must be 1..%u bytes of UTF-8",
+                     klen, ALCM_MAX_META_KEY);
+  if (type < ALCM_META_STRING || type > ALCM_META_F64)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "metadata '%s': type %d", key,
+                     type);
+  if ((type == ALCM_META_I64 || type == ALCM_META_F64) && size != 8)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "metadata '%s': %zu bytes for a 64-bit value", key, size);
+  if (type == ALCM_META_STRING && !alcm_meta_string_valid(value, size))
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "metadata '%s': value is not UTF-8 text", key);
+  if (size > UINT32_MAX)
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "metadata '%s': %zu bytes", key,
+                     size);
+  return ALCM_OK;
+}
+
+/* Setting a key again replaces its value. */
+alcm_status alcm_writer_set_meta(alcm_writer *w, const char *key, int type,
+                                 const void *value, size_t size) {
+  if (!w || !key || (size && !value)) return ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&w->msg);
+  if (w->finished || w->failed)
+    return alcm_fail(&w->msg, ALCM_ERR_STATE, "set metadata: writer is done");
+  alcm_status st = check_meta(w, key, type, value, size);
+  if (st) return st;
+  uint8_t *copy = alcm_mem_alloc(&w->mem, size);
+  if (!copy) return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "metadata '%s'", key);
+  if (size) memcpy(copy, value, size);
+  alcm_meta *mt = NULL;
+  for (uint32_t i = 0; i < w->idx.meta_count && !mt; i++)
+    if (strcmp(w->idx.meta[i].key, key) == 0) mt = &w->idx.meta[i];
+  if (!mt) {
+    void *p = w->idx.meta;
+    size_t cap = w->meta_cap * sizeof(alcm_meta);
+    if ((st = alcm_mem_reserve(&w->mem, &p, &cap,
+                               ((size_t)w->idx.meta_count + 1) *
+                                   sizeof(alcm_meta)))) {
+      alcm_mem_free(&w->mem, copy);
+      return alcm_fail(&w->msg, st, "metadata table");
+    }
+    w->idx.meta = p;
+    w->meta_cap = cap / sizeof(alcm_meta);
+    mt = &w->idx.meta[w->idx.meta_count];
+    memset(mt, 0, sizeof *mt);
+    if (!(mt->key = alcm_mem_strndup(&w->mem, key, strlen(key)))) {
+      alcm_mem_free(&w->mem, copy);
+      return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "metadata '%s'", key);
+    }
+    mt->key_len = strlen(key);
+    w->idx.meta_count++;
+  }
+  alcm_mem_free(&w->mem, mt->value);
+  mt->value = copy;
+  mt->size = size;
+  mt->type = (unsigned)type;
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_set_meta_string(alcm_writer *w, const char *key,
+                                        const char *value) {
+  if (!value) return ALCM_ERR_ARGUMENT;
+  return alcm_writer_set_meta(w, key, ALCM_META_STRING, value, strlen(value));
+}
+
+/* ---- finish / close ------------------------------------------------------- */
+
+alcm_status alcm_writer_finish(alcm_writer *w) {
+  if (!w) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, false, "finish");
+  if (st) return st;
+  uint8_t *buf = NULL;
+  size_t size = 0;
+  alcm_footer ft = {.index_offset = w->out.offset};
+  st = alcm_index_encode(&w->idx, &w->mem, &buf, &size, &w->msg);
+  if (!st) {
+    ft.index_size = size;
+    ft.index_hash = alcm_hash64(buf, size);
+    st = alcm_outfile_write(&w->out, buf, size, &w->msg);
+  }
+  alcm_mem_free(&w->mem, buf);
+  if (!st) {
+    uint8_t foot[ALCM_FOOTER_SIZE];
+    alcm_footer_encode(foot, &ft);
+    st = alcm_outfile_write(&w->out, foot, sizeof foot, &w->msg);
+  }
+  if (!st) st = alcm_outfile_commit(&w->out, &w->mem, &w->msg);
+  if (st) {
+    w->failed = true;
+    alcm_outfile_abort(&w->out, &w->mem);
+    return st;
+  }
+  w->finished = true;
+  return ALCM_OK;
+}
+
+void alcm_writer_close(alcm_writer *w) {
+  if (!w) return;
+  const alcm_mem mem = w->mem;
+  alcm_outfile_abort(&w->out, &mem);
+  alcm_pool_destroy(w->pool, &mem);
+  if (w->content) alcm_hash128_free(&mem, w->content);
+  if (w->slots)
+    for (unsigned i = 0; i < w->slot_count; i++) {
+      alcm_mem_free(&mem, w->slots[i].tmp);
+      alcm_mem_free(&mem, w->slots[i].out);
+    }
+  alcm_mem_free(&mem, w->slots);
+  alcm_mem_free(&mem, w->batch);
+  alcm_mem_free(&mem, w->name_table);
+  alcm_index_free(&w->idx, &mem);
+  alcm_mem_free(&mem, w);
+}
+
+const char *alcm_writer_message(const alcm_writer *w) {
+  return w ? w->msg.text : "no writer";
+}
+
+void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
+                        uint64_t *file_ret) {
+  if (raw_ret) *raw_ret = w ? w->idx.total_raw : 0;
+  if (file_ret) *file_ret = w ? w->out.offset : 0;
+}
