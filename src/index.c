@@ -179,6 +179,11 @@ static alcm_status decode_source(decoder *d, uint32_t i, alcm_source *s) {
   if (s->format > ALCM_SOURCE_MAX)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT, "index: source %u: format %u",
                      (unsigned)i, s->format);
+  if (restore_len && s->format != ALCM_SOURCE_SAFETENSORS &&
+      s->format != ALCM_SOURCE_NPY)
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "index: source %u: format %u carries restore data",
+                     (unsigned)i, s->format);
   if (p[ALCM_SRC_OFF_RESERVED] != 0)
     return alcm_fail(d->msg, ALCM_ERR_RESERVED,
                      "index: source %u: reserved byte", (unsigned)i);
@@ -528,6 +533,19 @@ static alcm_status check_meta_unique(decoder *d, const alcm_index *idx) {
   return st;
 }
 
+/* Few sources per archive: a quadratic scan is fine and needs no memory. */
+static alcm_status check_sources_unique(decoder *d, const alcm_index *idx) {
+  for (uint32_t i = 0; i < idx->source_count; i++) {
+    const alcm_source *a = &idx->sources[i];
+    for (uint32_t j = 0; a->path_len && j < i; j++)
+      if (cmp_bytes(a->path, a->path_len, idx->sources[j].path,
+                    idx->sources[j].path_len) == 0)
+        return alcm_fail(d->msg, ALCM_ERR_DUPLICATE,
+                         "index: source path '%s' appears twice", a->path);
+  }
+  return ALCM_OK;
+}
+
 static alcm_status decode_header(decoder *d, alcm_index *idx) {
   const uint8_t *p;
   if (alcm_cursor_bytes(&d->c, ALCM_INDEX_HEADER_SIZE, &p) != ALCM_OK)
@@ -594,6 +612,7 @@ static alcm_status decode_all(decoder *d, alcm_index *idx) {
                      "index: total raw size %llu, entries add up to %llu",
                      (unsigned long long)idx->total_raw,
                      (unsigned long long)total);
+  if ((st = check_sources_unique(d, idx))) return st;
   if ((st = sort_names(d, idx))) return st;
   return check_meta_unique(d, idx);
 }

@@ -592,6 +592,26 @@ static alcm_status check_layout(alcm_reader *r, const extent *x, size_t n) {
   return check_gap(r, pos, r->footer.index_offset);
 }
 
+/* Section payload sizes (spec "Per-channel sections"). */
+static uint64_t section_raw_size(const alcm_entry *e, unsigned type) {
+  const uint64_t c = e->adaptive.channel_count;
+  switch (type) {
+  case ALCM_SECTION_ENTROPY_MAP:
+  case ALCM_SECTION_SCALES:
+  case ALCM_SECTION_ZERO_POINTS:
+    return 4 * c;
+  case ALCM_SECTION_BIT_WIDTHS:
+    return c;
+  case ALCM_SECTION_PRUNING_MASK: {
+    uint64_t numel = 1; /* cannot overflow: the index checked the shape */
+    for (unsigned k = 0; k < e->ndim; k++) numel *= e->shape[k];
+    return numel / 8 + (numel % 8 != 0);
+  }
+  default: /* ALCM_SECTION_STATISTICS */
+    return 24 * c;
+  }
+}
+
 static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
                                   uint32_t j, unsigned flags) {
   const alcm_section_ref *ref = &e->sections[j];
@@ -612,6 +632,15 @@ static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
     return alcm_fail(&r->msg, ALCM_ERR_CODEC_UNKNOWN,
                      "entry '%s': section %u: codec %u", e->name, (unsigned)j,
                      f.codec);
+  if (f.transform != ALCM_TRANSFORM_IDENTITY ||
+      f.raw_size != section_raw_size(e, f.section_type))
+    return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': section %u (type %u) at offset %llu: %llu "
+                     "bytes with transform %u, expected %llu untransformed",
+                     e->name, (unsigned)j, f.section_type,
+                     (unsigned long long)ref->frame_offset,
+                     (unsigned long long)f.raw_size, f.transform,
+                     (unsigned long long)section_raw_size(e, f.section_type));
   if (f.raw_size > r->lim.max_chunk_raw)
     return alcm_fail(&r->msg, ALCM_ERR_LIMIT,
                      "entry '%s': section %u of %llu bytes", e->name,

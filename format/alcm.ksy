@@ -1,0 +1,414 @@
+meta:
+  id: alcm
+  title: ALCM compressed, checksummed model-checkpoint archive, format 1.x
+  file-extension: alcm
+  license: MIT
+  ks-version: '0.10'
+  endian: le
+doc: |
+  Layout of an .alcm archive as specified by spec/alcm-format.md (format
+  1.0; the spec is normative). The file is
+
+    header | gap | { frame header | payload | gap }* | index | footer
+
+  The footer (last 48 bytes) locates the index; the index lists sources,
+  entries (tensors and blobs) with references to their frames, and
+  metadata. Frames are reached through the instances of chunk_ref and
+  section_ref. Checksums (XXH3) are described but not verified here, and
+  payloads are not decompressed.
+doc-ref: spec/alcm-format.md
+seq:
+  - id: header
+    type: file_header
+instances:
+  footer:
+    pos: _io.size - 48
+    type: footer
+  index:
+    pos: footer.index_offset
+    size: footer.index_size
+    type: index
+  align:
+    value: 1 << header.align_log2
+    doc: Payloads start at multiples of this many bytes.
+types:
+  file_header:
+    doc-ref: spec/alcm-format.md "File header"
+    seq:
+      - id: magic
+        contents: [0x89, "ALCM", 0x0d, 0x0a, 0x1a]
+      - id: major
+        type: u2
+        valid: 1
+      - id: minor
+        type: u2
+      - id: flags
+        type: u4
+        valid: 0
+      - id: align_log2
+        type: u1
+        valid:
+          min: 3
+          max: 16
+      - id: reserved
+        contents: [0, 0, 0, 0, 0, 0, 0]
+      - id: header_hash
+        type: u8
+        doc: XXH3-64 of header bytes 0..23.
+
+  footer:
+    doc-ref: spec/alcm-format.md "Footer"
+    seq:
+      - id: index_offset
+        type: u8
+      - id: index_size
+        type: u8
+      - id: index_hash
+        type: u8
+        doc: XXH3-64 of the index bytes.
+      - id: major
+        type: u2
+        valid: _root.header.major
+      - id: minor
+        type: u2
+        valid: _root.header.minor
+      - id: flags
+        type: u4
+        valid: 0
+      - id: footer_hash
+        type: u8
+        doc: XXH3-64 of footer bytes 0..31.
+      - id: magic
+        contents: ["ALCMEND", 0x0a]
+
+  index:
+    doc-ref: spec/alcm-format.md "Index"
+    seq:
+      - id: magic
+        contents: "AIDX"
+      - id: flags
+        type: u4
+        valid: 0
+      - id: source_count
+        type: u4
+      - id: entry_count
+        type: u4
+      - id: meta_count
+        type: u4
+      - id: reserved
+        type: u4
+        valid: 0
+      - id: total_raw
+        type: u8
+        doc: Sum of all entries' raw_size.
+      - id: sources
+        type: source
+        repeat: expr
+        repeat-expr: source_count
+      - id: entries
+        type: entry
+        repeat: expr
+        repeat-expr: entry_count
+      - id: metas
+        type: meta
+        repeat: expr
+        repeat-expr: meta_count
+      - id: trailing
+        size-eos: true
+        valid:
+          expr: _.length == 0
+        doc: The records end exactly at index_size.
+
+  source:
+    doc-ref: spec/alcm-format.md "Source record"
+    seq:
+      - id: format
+        type: u1
+        enum: source_format
+      - id: reserved
+        type: u1
+        valid: 0
+      - id: path_len
+        type: u2
+        valid:
+          max: 4096
+      - id: restore_len
+        type: u4
+      - id: path
+        type: str
+        size: path_len
+        encoding: UTF-8
+      - id: restore
+        size: restore_len
+        doc: |
+          safetensors: the file's first 8 + N bytes; npy: the preamble
+          through the header newline; other formats: empty.
+
+  entry:
+    doc-ref: spec/alcm-format.md "Entry record"
+    seq:
+      - id: kind
+        type: u1
+        enum: entry_kind
+      - id: dtype
+        type: u1
+        enum: dtype
+      - id: encoding
+        type: u1
+        enum: encoding
+      - id: ndim
+        type: u1
+        valid:
+          max: 32
+      - id: name_len
+        type: u2
+        valid:
+          min: 1
+          max: 4096
+      - id: flags
+        type: u2
+        valid:
+          max: 3
+      - id: source
+        type: u4
+        doc: Index of the source record, or 0xFFFFFFFF for none.
+      - id: chunk_count
+        type: u4
+      - id: section_count
+        type: u4
+      - id: chunk_size
+        type: u4
+        valid:
+          min: 4096
+          max: 1073741824
+      - id: raw_size
+        type: u8
+      - id: content_hash
+        size: 16
+        doc: XXH3-128 of the entry's raw bytes, canonical (big-endian) form.
+      - id: name
+        type: str
+        size: name_len
+        encoding: UTF-8
+      - id: shape
+        type: u8
+        repeat: expr
+        repeat-expr: ndim
+      - id: chunks
+        type: chunk_ref
+        repeat: expr
+        repeat-expr: chunk_count
+      - id: sections
+        type: section_ref
+        repeat: expr
+        repeat-expr: section_count
+      - id: adaptive
+        type: adaptive_block
+        if: encoding == encoding::adaptive
+    instances:
+      fortran_order:
+        value: (flags & 1) != 0
+      big_endian:
+        value: (flags & 2) != 0
+      has_source:
+        value: source != 0xffffffff
+
+  chunk_ref:
+    doc-ref: spec/alcm-format.md "Entry record"
+    seq:
+      - id: frame_offset
+        type: u8
+      - id: stored_size
+        type: u8
+    instances:
+      frame:
+        io: _root._io
+        pos: frame_offset
+        type: frame_header
+      payload:
+        io: _root._io
+        pos: frame_offset + 64
+        size: stored_size
+
+  section_ref:
+    doc-ref: spec/alcm-format.md "Entry record"
+    seq:
+      - id: type
+        type: u2
+        enum: section_type
+      - id: reserved
+        contents: [0, 0, 0, 0, 0, 0]
+      - id: frame_offset
+        type: u8
+      - id: stored_size
+        type: u8
+    instances:
+      frame:
+        io: _root._io
+        pos: frame_offset
+        type: frame_header
+      payload:
+        io: _root._io
+        pos: frame_offset + 64
+        size: stored_size
+
+  adaptive_block:
+    doc-ref: spec/alcm-format.md "Entry record"
+    seq:
+      - id: channel_axis
+        type: u1
+        valid:
+          max: _parent.ndim - 1
+      - id: reserved
+        contents: [0, 0, 0]
+      - id: channel_count
+        type: u4
+      - id: max_abs_err
+        type: f8
+      - id: rmse
+        type: f8
+      - id: snr_db
+        type: f8
+      - id: pruned
+        type: f8
+      - id: cpu_seconds
+        type: f8
+      - id: caq
+        type: f8
+      - id: reserved2
+        contents: [0, 0, 0, 0, 0, 0, 0, 0]
+
+  meta:
+    doc-ref: spec/alcm-format.md "Metadata record"
+    seq:
+      - id: key_len
+        type: u2
+        valid:
+          min: 1
+          max: 255
+      - id: type
+        type: u1
+        enum: meta_type
+      - id: reserved
+        type: u1
+        valid: 0
+      - id: value_len
+        type: u4
+      - id: key
+        type: str
+        size: key_len
+        encoding: UTF-8
+      - id: value
+        size: value_len
+        type:
+          switch-on: type
+          cases:
+            'meta_type::string': meta_string
+            'meta_type::i64': meta_i64
+            'meta_type::f64': meta_f64
+        doc: Raw bytes for meta_type::bytes.
+
+  meta_string:
+    seq:
+      - id: value
+        type: str
+        size-eos: true
+        encoding: UTF-8
+  meta_i64:
+    seq:
+      - id: value
+        type: s8
+  meta_f64:
+    seq:
+      - id: value
+        type: f8
+
+  frame_header:
+    doc-ref: spec/alcm-format.md "Frames"
+    seq:
+      - id: magic
+        contents: "ALCF"
+      - id: kind
+        type: u1
+        enum: frame_kind
+      - id: transform
+        type: u1
+        enum: transform
+      - id: codec
+        type: u1
+        enum: codec
+      - id: elem_size
+        type: u1
+      - id: raw_size
+        type: u8
+      - id: stored_size
+        type: u8
+      - id: raw_hash
+        type: u8
+        doc: XXH3-64 of the decoded bytes (after the inverse transform).
+      - id: stored_hash
+        type: u8
+        doc: XXH3-64 of the payload.
+      - id: section_type
+        type: u2
+        enum: section_type
+      - id: reserved
+        contents: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+      - id: header_hash
+        type: u8
+        doc: XXH3-64 of frame header bytes 0..55.
+
+enums:
+  dtype:
+    0: none
+    1: bool
+    2: u8
+    3: i8
+    4: u16
+    5: i16
+    6: u32
+    7: i32
+    8: u64
+    9: i64
+    10: f16
+    11: bf16
+    12: f32
+    13: f64
+    14: f8_e4m3
+    15: f8_e5m2
+  codec:
+    0: store
+    1: zstd
+    2: zlib
+  transform:
+    0: identity
+    1: byte_group
+  frame_kind:
+    1: chunk
+    2: section
+  entry_kind:
+    1: tensor
+    2: blob
+  encoding:
+    0: lossless
+    1: adaptive
+  source_format:
+    0: none
+    1: safetensors
+    2: npy
+    3: npz
+    4: pytorch
+    5: file
+  section_type:
+    0: none
+    1: entropy_map
+    2: scales
+    3: zero_points
+    4: bit_widths
+    5: pruning_mask
+    6: statistics
+  meta_type:
+    1: string
+    2: bytes
+    3: i64
+    4: f64
