@@ -81,7 +81,8 @@ void alcm_msg_clear(alcm_msg *msg);
 
 /* ---- memory (alloc.c) ---------------------------------------------------
  * Every allocation of the library goes through the handle's allocator.
- * alcm_mem_alloc returns NULL for size 0 requests too large for max_alloc. */
+ * alcm_mem_alloc returns NULL for requests above max_alloc or when the
+ * hook fails; size 0 returns a valid block. */
 typedef struct {
   alcm_allocator a; /* both NULL = malloc/free */
   uint64_t max_alloc;

@@ -1,0 +1,139 @@
+/*
+ * pool.c - a fixed set of worker threads running fn(ctx, i) for every i
+ * in [0, n). The calling thread works too, so a pool of T threads starts
+ * T - 1 of them; with T <= 1 nothing is started and runs are inline.
+ *
+ * Indices are handed out one at a time under the mutex: items are whole
+ * chunks (milliseconds of codec work), so the lock is never contended
+ * enough to matter, and the order of completion does not matter to
+ * callers, which write results by index.
+ */
+#include <pthread.h>
+
+#include "internal.h"
+
+struct alcm_pool {
+  pthread_mutex_t lock;
+  pthread_cond_t work; /* a new run or stop */
+  pthread_cond_t done; /* pending reached 0 */
+  pthread_t *threads;
+  unsigned started;
+  /* the current run, all guarded by lock */
+  void (*fn)(void *ctx, size_t i);
+  void *ctx;
+  size_t n, next, pending;
+  uint64_t generation;
+  bool stop;
+};
+
+/* Takes and runs indices of the current run until none are left; called
+ * and returns with the lock held. */
+static void drain(alcm_pool *p) {
+  while (p->next < p->n) {
+    const size_t i = p->next++;
+    void (*const fn)(void *, size_t) = p->fn;
+    void *const ctx = p->ctx;
+    pthread_mutex_unlock(&p->lock);
+    fn(ctx, i);
+    pthread_mutex_lock(&p->lock);
+    if (--p->pending == 0) pthread_cond_broadcast(&p->done);
+  }
+}
+
+static void *worker(void *arg) {
+  alcm_pool *const p = arg;
+  /* Start from generation 0, not the current one: a thread that starts
+   * late must still join a run that began before it got the lock. */
+  uint64_t seen = 0;
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    while (!p->stop && p->generation == seen)
+      pthread_cond_wait(&p->work, &p->lock);
+    if (p->stop) break;
+    seen = p->generation;
+    drain(p);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+static void stop_workers(alcm_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  p->stop = true;
+  pthread_cond_broadcast(&p->work);
+  pthread_mutex_unlock(&p->lock);
+  for (unsigned t = 0; t < p->started; t++) pthread_join(p->threads[t], NULL);
+  p->started = 0;
+}
+
+static alcm_status init_sync(alcm_pool *p) {
+  if (pthread_mutex_init(&p->lock, NULL) != 0) return ALCM_ERR_NOMEM;
+  if (pthread_cond_init(&p->work, NULL) != 0) {
+    pthread_mutex_destroy(&p->lock);
+    return ALCM_ERR_NOMEM;
+  }
+  if (pthread_cond_init(&p->done, NULL) != 0) {
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->lock);
+    return ALCM_ERR_NOMEM;
+  }
+  return ALCM_OK;
+}
+
+alcm_status alcm_pool_create(alcm_pool **out, const alcm_mem *m,
+                             unsigned threads) {
+  *out = NULL;
+  alcm_pool *const p = alcm_mem_calloc(m, 1, sizeof *p);
+  if (!p) return ALCM_ERR_NOMEM;
+  if (init_sync(p) != ALCM_OK) {
+    alcm_mem_free(m, p);
+    return ALCM_ERR_NOMEM;
+  }
+  const unsigned workers = threads > 1 ? threads - 1 : 0;
+  if (workers) {
+    p->threads = alcm_mem_calloc(m, workers, sizeof *p->threads);
+    if (!p->threads) {
+      alcm_pool_destroy(p, m);
+      return ALCM_ERR_NOMEM;
+    }
+  }
+  for (unsigned t = 0; t < workers; t++) {
+    if (pthread_create(&p->threads[t], NULL, worker, p) != 0) {
+      alcm_pool_destroy(p, m);
+      return ALCM_ERR_NOMEM;
+    }
+    p->started++;
+  }
+  *out = p;
+  return ALCM_OK;
+}
+
+void alcm_pool_run(alcm_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
+                   void *ctx) {
+  if (!p || p->started == 0) {
+    for (size_t i = 0; i < n; i++) fn(ctx, i);
+    return;
+  }
+  if (n == 0) return;
+  pthread_mutex_lock(&p->lock);
+  p->fn = fn;
+  p->ctx = ctx;
+  p->n = n;
+  p->next = 0;
+  p->pending = n;
+  p->generation++;
+  pthread_cond_broadcast(&p->work);
+  drain(p);
+  while (p->pending) pthread_cond_wait(&p->done, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+}
+
+void alcm_pool_destroy(alcm_pool *p, const alcm_mem *m) {
+  if (!p) return;
+  stop_workers(p);
+  pthread_cond_destroy(&p->done);
+  pthread_cond_destroy(&p->work);
+  pthread_mutex_destroy(&p->lock);
+  alcm_mem_free(m, p->threads);
+  alcm_mem_free(m, p);
+}
