@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Demo: build ALCM and round-trip the bundled real checkpoint
+# (examples/emotion.safetensors) through pack, inspect, verify and unpack.
+# Prints each command and its output; ends with "demo: OK".
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+bash scripts/install-deps.sh
+
+BUILD="$ROOT/build"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DALCM_BUILD_TESTS=OFF \
+  >/dev/null
+cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
+  --target alcm-pack alcm-unpack alcm-inspect >/dev/null
+
+EXAMPLE="$ROOT/examples/emotion.safetensors"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/alcm-demo.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+run() {
+  echo "\$ $*"
+  "$@"
+  echo
+}
+
+run "$BUILD/alcm-pack" "$EXAMPLE" -o "$WORK/emotion.alcm"
+run ls -l "$EXAMPLE" "$WORK/emotion.alcm"
+run "$BUILD/alcm-inspect" "$WORK/emotion.alcm"
+run "$BUILD/alcm-inspect" --verify "$WORK/emotion.alcm"
+run "$BUILD/alcm-unpack" "$WORK/emotion.alcm" -o "$WORK/emotion.safetensors"
+run cmp "$EXAMPLE" "$WORK/emotion.safetensors"
+echo "demo: OK"

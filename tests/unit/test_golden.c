@@ -1,0 +1,271 @@
+/*
+ * test_golden.c - the committed fixtures (fixtures/, made by
+ * fixtures/gen_fixtures.c):
+ *  - every fixtures/valid archive opens, verifies, and every entry reads
+ *    (whole and streamed) to the XXH3-128 recorded in valid/EXPECTED.tsv;
+ *  - every fixtures/invalid archive fails at the operation named in
+ *    invalid/EXPECTED.tsv (open or verify) with exactly the named status
+ *    and a message that says what and where.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define FIXTURES ALCM_SOURCE_DIR "/fixtures"
+
+/* ---- EXPECTED.tsv ------------------------------------------------------- */
+
+#define MAX_FIELDS 5
+#define FIELD_SIZE 160
+
+typedef struct {
+  char f[MAX_FIELDS][FIELD_SIZE];
+  int n;
+} row;
+
+/* Parse the tab-separated lines of path, skipping '#' comments.
+ * @return the number of rows (at most cap); -1 if the file is missing. */
+static int read_tsv(const char *path, row *rows, int cap) {
+  FILE *const f = fopen(path, "r");
+  if (!f) return -1;
+  char line[1024];
+  int count = 0;
+  while (count < cap && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n")] = '\0';
+    if (line[0] == '#' || line[0] == '\0') continue;
+    row *const r = &rows[count++];
+    memset(r, 0, sizeof *r);
+    char *save = NULL;
+    for (char *t = strtok_r(line, "\t", &save); t && r->n < MAX_FIELDS;
+         t = strtok_r(NULL, "\t", &save))
+      snprintf(r->f[r->n++], FIELD_SIZE, "%s", t);
+  }
+  fclose(f);
+  return count;
+}
+
+#define MAX_ROWS 512
+static row g_rows[MAX_ROWS];
+
+static alcm_status status_named(const char *name) {
+  for (int s = 0; s < ALCM_ERROR_COUNT_; s++)
+    if (strcmp(alcm_error_name((alcm_status)s), name) == 0)
+      return (alcm_status)s;
+  cr_assert_fail("EXPECTED.tsv names an unknown status '%s'", name);
+  return ALCM_OK;
+}
+
+static void hex(char *out, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static uint8_t *load(const char *path, size_t *n) {
+  FILE *const f = fopen(path, "rb");
+  cr_assert(f, "cannot open %s", path);
+  cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+  const long len = ftell(f);
+  cr_assert(len >= 0);
+  rewind(f);
+  uint8_t *const p = malloc((size_t)len + 1);
+  cr_assert(p);
+  cr_assert_eq(fread(p, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return p;
+}
+
+/* ---- parameters: one test per fixture file ------------------------------ */
+
+typedef struct {
+  char file[FIELD_SIZE];
+  char status[FIELD_SIZE];
+  char op[FIELD_SIZE];
+} fixture_param;
+
+static void free_params(struct criterion_test_params *p) { cr_free(p->params); }
+
+/* Distinct values of column 0 of a TSV, in file order. */
+static struct criterion_test_params params_from(const char *tsv, int invalid) {
+  const int n = read_tsv(tsv, g_rows, MAX_ROWS);
+  fixture_param *const p =
+      cr_malloc(sizeof *p * (size_t)(n > 0 ? n : 1));
+  size_t count = 0;
+  for (int i = 0; i < n; i++) {
+    if (count && strcmp(p[count - 1].file, g_rows[i].f[0]) == 0) continue;
+    memset(&p[count], 0, sizeof p[count]);
+    snprintf(p[count].file, FIELD_SIZE, "%s", g_rows[i].f[0]);
+    if (invalid) {
+      snprintf(p[count].status, FIELD_SIZE, "%s", g_rows[i].f[1]);
+      snprintf(p[count].op, FIELD_SIZE, "%s", g_rows[i].f[2]);
+    }
+    count++;
+  }
+  return cr_make_param_array(fixture_param, p, count, free_params);
+}
+
+/* ---- valid -------------------------------------------------------------- */
+
+typedef struct {
+  alcm_hash128_state *h;
+  alcm_mem m;
+  uint64_t bytes;
+} sink_state;
+
+static int sink(void *opaque, const void *data, size_t size) {
+  sink_state *const s = opaque;
+  alcm_hash128_update(s->h, data, size);
+  s->bytes += size;
+  return 0;
+}
+
+static void check_entry(alcm_reader *r, const char *file, const row *x) {
+  const char *const name = x->f[1];
+  size_t i;
+  cr_assert_eq(alcm_reader_find(r, name, &i), ALCM_OK, "%s: find '%s': %s",
+               file, name, alcm_reader_message(r));
+  alcm_entry_info info;
+  cr_assert_eq(alcm_reader_entry(r, i, &info), ALCM_OK);
+  const uint64_t raw_size = strtoull(x->f[2], NULL, 10);
+  cr_assert_eq(info.raw_size, raw_size, "%s: '%s' raw_size %llu, want %llu",
+               file, name, (unsigned long long)info.raw_size,
+               (unsigned long long)raw_size);
+  char got[33];
+  hex(got, info.content_hash, 16);
+  cr_assert_str_eq(got, x->f[3], "%s: '%s' stored content hash", file, name);
+
+  uint8_t *const buf = malloc((size_t)raw_size + 1);
+  cr_assert(buf);
+  cr_assert_eq(alcm_reader_read(r, i, buf, (size_t)raw_size), ALCM_OK,
+               "%s: read '%s': %s", file, name, alcm_reader_message(r));
+  uint8_t h[16];
+  alcm_hash128(buf, (size_t)raw_size, h);
+  hex(got, h, 16);
+  cr_assert_str_eq(got, x->f[3], "%s: '%s' bytes read hash to %s, want %s",
+                   file, name, got, x->f[3]);
+  free(buf);
+
+  sink_state s = {0};
+  alcm_mem_init(&s.m, NULL, 0);
+  s.h = alcm_hash128_create(&s.m);
+  cr_assert(s.h);
+  cr_assert_eq(alcm_reader_stream(r, i, sink, &s), ALCM_OK,
+               "%s: stream '%s': %s", file, name, alcm_reader_message(r));
+  alcm_hash128_final(s.h, h);
+  alcm_hash128_free(&s.m, s.h);
+  hex(got, h, 16);
+  cr_assert_eq(s.bytes, raw_size);
+  cr_assert_str_eq(got, x->f[3], "%s: '%s' streamed bytes", file, name);
+}
+
+ParameterizedTestParameters(golden, valid) {
+  return params_from(FIXTURES "/valid/EXPECTED.tsv", 0);
+}
+
+ParameterizedTest(fixture_param *p, golden, valid) {
+  char path[1024];
+  snprintf(path, sizeof path, FIXTURES "/valid/%s", p->file);
+  const int n = read_tsv(FIXTURES "/valid/EXPECTED.tsv", g_rows, MAX_ROWS);
+  cr_assert(n > 0);
+
+  size_t size;
+  uint8_t *const bytes = load(path, &size);
+  char fh[17];
+  snprintf(fh, sizeof fh, "%016llx",
+           (unsigned long long)alcm_hash64(bytes, size));
+  free(bytes);
+
+  alcm_reader *const r = alcm_reader_create(NULL);
+  cr_assert(r);
+  cr_assert_eq(alcm_reader_open(r, path), ALCM_OK, "%s: open: %s", p->file,
+               alcm_reader_message(r));
+  cr_assert_eq(alcm_reader_verify(r, 0), ALCM_OK, "%s: verify: %s", p->file,
+               alcm_reader_message(r));
+  cr_assert_eq(alcm_reader_verify(r, ALCM_VERIFY_STORED_ONLY), ALCM_OK,
+               "%s: verify (stored only): %s", p->file,
+               alcm_reader_message(r));
+  size_t entries = 0;
+  for (int k = 0; k < n; k++) {
+    const row *const x = &g_rows[k];
+    if (strcmp(x->f[0], p->file) != 0) continue;
+    cr_assert_eq(x->n, 5, "%s: malformed EXPECTED.tsv line", p->file);
+    cr_assert_str_eq(x->f[4], fh, "%s: file hash %s, EXPECTED.tsv says %s "
+                     "(regenerate the fixtures?)", p->file, fh, x->f[4]);
+    if (strcmp(x->f[1], "-") == 0) continue;
+    entries++;
+    check_entry(r, p->file, x);
+  }
+  cr_assert_eq(alcm_reader_entry_count(r), entries,
+               "%s: %zu entries, EXPECTED.tsv lists %zu", p->file,
+               alcm_reader_entry_count(r), entries);
+  alcm_reader_close(r);
+}
+
+/* ---- invalid ------------------------------------------------------------ */
+
+ParameterizedTestParameters(golden, invalid) {
+  return params_from(FIXTURES "/invalid/EXPECTED.tsv", 1);
+}
+
+/* The message must add what/where to the status text ("<where>: <text>"). */
+static void check_message(const char *file, alcm_status st, const char *msg) {
+  cr_assert(msg && msg[0], "%s: %s with an empty message", file,
+            alcm_error_name(st));
+  cr_assert(strlen(msg) > strlen(alcm_error_text(st)) + 2,
+            "%s: message '%s' names nothing", file, msg);
+}
+
+ParameterizedTest(fixture_param *p, golden, invalid) {
+  char path[1024];
+  snprintf(path, sizeof path, FIXTURES "/invalid/%s", p->file);
+  const alcm_status want = status_named(p->status);
+  alcm_reader *const r = alcm_reader_create(NULL);
+  cr_assert(r);
+  alcm_status st = alcm_reader_open(r, path);
+  if (strcmp(p->op, "open") == 0) {
+    cr_assert_eq(st, want, "%s: open gave %s (%s), want %s", p->file,
+                 alcm_error_name(st), alcm_reader_message(r), p->status);
+  } else {
+    cr_assert_str_eq(p->op, "verify", "%s: unknown operation", p->file);
+    cr_assert_eq(st, ALCM_OK, "%s: open gave %s (%s), want OK then %s at "
+                 "verify", p->file, alcm_error_name(st),
+                 alcm_reader_message(r), p->status);
+    st = alcm_reader_verify(r, 0);
+    cr_assert_eq(st, want, "%s: verify gave %s (%s), want %s", p->file,
+                 alcm_error_name(st), alcm_reader_message(r), p->status);
+  }
+  check_message(p->file, st, alcm_reader_message(r));
+  alcm_reader_close(r);
+}
+
+/* ---- the lists match the folders ---------------------------------------- */
+
+static void check_listed(const char *sub) {
+  char dir[1024], tsv[1024];
+  snprintf(dir, sizeof dir, FIXTURES "/%s", sub);
+  snprintf(tsv, sizeof tsv, FIXTURES "/%s/EXPECTED.tsv", sub);
+  const int n = read_tsv(tsv, g_rows, MAX_ROWS);
+  cr_assert(n > 0, "%s is missing or empty", tsv);
+  DIR *const d = opendir(dir);
+  cr_assert(d, "cannot list %s", dir);
+  const struct dirent *e;
+  int files = 0;
+  while ((e = readdir(d)) != NULL) {
+    const size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 5, ".alcm") != 0) continue;
+    files++;
+    int found = 0;
+    for (int i = 0; i < n && !found; i++)
+      found = strcmp(g_rows[i].f[0], e->d_name) == 0;
+    cr_expect(found, "%s/%s is not listed in EXPECTED.tsv", sub, e->d_name);
+  }
+  closedir(d);
+  cr_assert(files > 0, "no fixtures in %s", dir);
+}
+
+Test(golden, every_valid_file_listed) { check_listed("valid"); }
+Test(golden, every_invalid_file_listed) { check_listed("invalid"); }

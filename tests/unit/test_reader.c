@@ -1,0 +1,428 @@
+/*
+ * test_reader.c - API-level error paths of the writer and the reader:
+ * misuse gives the documented status and a message, leaves no temporary
+ * file behind, and never touches an existing target.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- scratch folder ----------------------------------------------------- */
+
+static char g_dir[256];
+
+static void setup(void) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/alcm-rd-XXXXXX");
+  cr_assert(mkdtemp(g_dir), "mkdtemp");
+}
+
+static void teardown(void) {
+  DIR *const d = opendir(g_dir);
+  if (!d) return;
+  const struct dirent *e;
+  char p[600];
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
+    unlink(p);
+  }
+  closedir(d);
+  rmdir(g_dir);
+}
+
+TestSuite(writer, .init = setup, .fini = teardown);
+TestSuite(reader, .init = setup, .fini = teardown);
+
+static void path_of(char *out, size_t cap, const char *file) {
+  snprintf(out, cap, "%s/%s", g_dir, file);
+}
+
+/* Names in the scratch folder other than "." and "..", joined by ' '. */
+static int list_dir(char *out, size_t cap) {
+  DIR *const d = opendir(g_dir);
+  cr_assert(d);
+  int n = 0;
+  out[0] = '\0';
+  const struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    n++;
+    strncat(out, e->d_name, cap - strlen(out) - 2);
+    strncat(out, " ", cap - strlen(out) - 1);
+  }
+  closedir(d);
+  return n;
+}
+
+static void write_file(const char *path, const void *p, size_t n) {
+  FILE *const f = fopen(path, "wb");
+  cr_assert(f);
+  cr_assert_eq(fwrite(p, 1, n, f), n);
+  fclose(f);
+}
+
+static size_t read_file(const char *path, void *p, size_t cap) {
+  FILE *const f = fopen(path, "rb");
+  cr_assert(f);
+  const size_t n = fread(p, 1, cap, f);
+  fclose(f);
+  return n;
+}
+
+static alcm_writer *open_writer(const char *file, int overwrite) {
+  alcm_write_options o;
+  alcm_write_options_init(&o);
+  o.chunk_size = 4096;
+  o.overwrite = overwrite;
+  alcm_writer *const w = alcm_writer_create(&o);
+  cr_assert(w);
+  char p[512];
+  path_of(p, sizeof p, file);
+  cr_assert_eq(alcm_writer_open(w, p), ALCM_OK, "%s", alcm_writer_message(w));
+  return w;
+}
+
+static void expect_msg(const alcm_writer *w) {
+  cr_expect_neq(alcm_writer_message(w)[0], '\0', "empty writer message");
+}
+
+/* A small valid archive with tensors "a" (3 chunks) and "b". */
+static void make_archive(const char *file) {
+  alcm_writer *const w = open_writer(file, 0);
+  static float a[3000];
+  for (int i = 0; i < 3000; i++) a[i] = (float)i * 0.5f;
+  const uint64_t sa[1] = {3000}, sb[1] = {4};
+  cr_assert_eq(alcm_writer_add_tensor(w, "a", ALCM_DTYPE_F32, 1, sa, a,
+                                      sizeof a),
+               ALCM_OK);
+  const int32_t b[4] = {1, 2, 3, 4};
+  cr_assert_eq(alcm_writer_add_tensor(w, "b", ALCM_DTYPE_I32, 1, sb, b,
+                                      sizeof b),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_set_meta_string(w, "user.x", "y"), ALCM_OK);
+  cr_assert_eq(alcm_writer_finish(w), ALCM_OK, "%s", alcm_writer_message(w));
+  alcm_writer_close(w);
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
+Test(writer, write_without_begin_is_a_state_error) {
+  alcm_writer *const w = open_writer("x.alcm", 0);
+  cr_assert_eq(alcm_writer_write(w, "abc", 3), ALCM_ERR_STATE);
+  expect_msg(w);
+  cr_assert_eq(alcm_writer_end(w), ALCM_ERR_STATE);
+  alcm_writer_close(w);
+}
+
+Test(writer, calls_before_open_are_state_errors) {
+  alcm_writer *const w = alcm_writer_create(NULL);
+  cr_assert(w);
+  const uint64_t s[1] = {1};
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", ALCM_DTYPE_U8, 1, s, 0),
+               ALCM_ERR_STATE);
+  cr_assert_eq(alcm_writer_finish(w), ALCM_ERR_STATE);
+  alcm_writer_close(w);
+}
+
+Test(writer, end_with_missing_bytes_is_a_size_error) {
+  alcm_writer *const w = open_writer("x.alcm", 0);
+  const uint64_t s[1] = {10};
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", ALCM_DTYPE_F32, 1, s, 0),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_write(w, "0123456789", 10), ALCM_OK);
+  cr_assert_eq(alcm_writer_end(w), ALCM_ERR_SIZE);
+  expect_msg(w);
+  alcm_writer_close(w);
+}
+
+Test(writer, too_many_bytes_is_a_size_error) {
+  alcm_writer *const w = open_writer("x.alcm", 0);
+  const uint64_t s[1] = {2};
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", ALCM_DTYPE_U8, 1, s, 0),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_write(w, "abc", 3), ALCM_ERR_SIZE);
+  expect_msg(w);
+  alcm_writer_close(w);
+}
+
+Test(writer, add_tensor_with_wrong_size) {
+  alcm_writer *w = open_writer("x.alcm", 0);
+  const uint64_t s[1] = {2};
+  cr_assert_eq(alcm_writer_add_tensor(w, "u", ALCM_DTYPE_U8, 1, s, "abc", 3),
+               ALCM_ERR_SIZE);
+  expect_msg(w);
+  alcm_writer_close(w);
+  w = open_writer("y.alcm", 0);
+  cr_assert_eq(alcm_writer_add_tensor(w, "u", ALCM_DTYPE_U8, 1, s, "a", 1),
+               ALCM_ERR_SIZE);
+  alcm_writer_close(w);
+}
+
+Test(writer, duplicate_name) {
+  alcm_writer *const w = open_writer("x.alcm", 0);
+  const uint64_t s[1] = {1};
+  cr_assert_eq(alcm_writer_add_tensor(w, "t", ALCM_DTYPE_U8, 1, s, "a", 1),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_add_tensor(w, "t", ALCM_DTYPE_U8, 1, s, "a", 1),
+               ALCM_ERR_DUPLICATE);
+  expect_msg(w);
+  /* Tensors and blobs share one namespace. */
+  cr_assert_eq(alcm_writer_begin_blob(w, "t"), ALCM_ERR_DUPLICATE);
+  /* Setting a metadata key again replaces its value (writer.c); the
+   * archive still holds each key once. */
+  cr_assert_eq(alcm_writer_set_meta_string(w, "k", "1"), ALCM_OK);
+  cr_assert_eq(alcm_writer_set_meta_string(w, "k", "22"), ALCM_OK);
+  /* The writer still finishes after refused calls. */
+  cr_assert_eq(alcm_writer_finish(w), ALCM_OK, "%s", alcm_writer_message(w));
+  alcm_writer_close(w);
+  char p[512];
+  path_of(p, sizeof p, "x.alcm");
+  alcm_reader *const r = alcm_reader_create(NULL);
+  cr_assert_eq(alcm_reader_open(r, p), ALCM_OK, "%s", alcm_reader_message(r));
+  cr_assert_eq(alcm_reader_meta_count(r), 1);
+  alcm_meta_info mi;
+  cr_assert_eq(alcm_reader_find_meta(r, "k", &mi), ALCM_OK);
+  cr_assert_eq(mi.size, 2);
+  cr_assert(memcmp(mi.value, "22", 2) == 0);
+  alcm_reader_close(r);
+}
+
+Test(writer, bad_names) {
+  alcm_writer *const w = open_writer("x.alcm", 0);
+  const uint64_t s[1] = {1};
+  cr_assert_eq(alcm_writer_add_tensor(w, "", ALCM_DTYPE_U8, 1, s, "a", 1),
+               ALCM_ERR_NAME);
+  expect_msg(w);
+  cr_assert_eq(alcm_writer_add_tensor(w, "bad\xff", ALCM_DTYPE_U8, 1, s, "a",
+                                      1),
+               ALCM_ERR_NAME);
+  cr_assert_eq(alcm_writer_add_tensor(w, "tab\there", ALCM_DTYPE_U8, 1, s,
+                                      "a", 1),
+               ALCM_ERR_NAME);
+  static char longname[ALCM_MAX_NAME + 2];
+  memset(longname, 'n', ALCM_MAX_NAME + 1);
+  cr_assert_eq(alcm_writer_add_tensor(w, longname, ALCM_DTYPE_U8, 1, s, "a",
+                                      1),
+               ALCM_ERR_NAME);
+  const char *const bad_paths[] = {"../evil", "/abs", "a//b", "a/./b",
+                                   "a\\b", "C:x", "a/"};
+  for (size_t i = 0; i < sizeof bad_paths / sizeof *bad_paths; i++)
+    cr_assert_eq(alcm_writer_begin_blob(w, bad_paths[i]), ALCM_ERR_NAME,
+                 "blob '%s'", bad_paths[i]);
+  cr_assert_eq(alcm_writer_add_source(w, ALCM_SOURCE_FILE, "../x", NULL, 0,
+                                      NULL),
+               ALCM_ERR_NAME);
+  cr_assert_eq(alcm_writer_set_meta_string(w, "", "v"), ALCM_ERR_NAME);
+  alcm_writer_close(w);
+}
+
+Test(writer, bad_dtype) {
+  alcm_writer *const w = open_writer("x.alcm", 0);
+  const uint64_t s[1] = {1};
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", 0, 1, s, 0),
+               ALCM_ERR_DTYPE_UNKNOWN);
+  expect_msg(w);
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", ALCM_DTYPE_MAX + 1, 1, s, 0),
+               ALCM_ERR_DTYPE_UNKNOWN);
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", 99, 1, s, 0),
+               ALCM_ERR_DTYPE_UNKNOWN);
+  alcm_writer_close(w);
+}
+
+Test(writer, existing_target_without_overwrite) {
+  char p[512], listing[1024];
+  path_of(p, sizeof p, "keep.alcm");
+  write_file(p, "precious", 8);
+  alcm_writer *const w = alcm_writer_create(NULL);
+  cr_assert_eq(alcm_writer_open(w, p), ALCM_ERR_EXISTS);
+  expect_msg(w);
+  alcm_writer_close(w);
+  char buf[64];
+  cr_assert_eq(read_file(p, buf, sizeof buf), 8);
+  cr_assert(memcmp(buf, "precious", 8) == 0);
+  cr_assert_eq(list_dir(listing, sizeof listing), 1, "left behind: %s",
+               listing);
+}
+
+Test(writer, close_without_finish_leaves_no_trace) {
+  char p[512], listing[1024];
+  path_of(p, sizeof p, "target.alcm");
+  write_file(p, "old contents", 12);
+  alcm_writer *const w = open_writer("target.alcm", 1);
+  const uint64_t s[1] = {5000};
+  static uint8_t d[5000];
+  cr_assert_eq(alcm_writer_add_tensor(w, "t", ALCM_DTYPE_U8, 1, s, d, 5000),
+               ALCM_OK);
+  alcm_writer_close(w);
+  char buf[64];
+  cr_assert_eq(read_file(p, buf, sizeof buf), 12);
+  cr_assert(memcmp(buf, "old contents", 12) == 0);
+  cr_assert_eq(list_dir(listing, sizeof listing), 1, "left behind: %s",
+               listing);
+}
+
+Test(writer, close_without_finish_and_no_target) {
+  char listing[1024];
+  alcm_writer *const w = open_writer("new.alcm", 0);
+  cr_assert_eq(alcm_writer_begin_blob(w, "b"), ALCM_OK);
+  cr_assert_eq(alcm_writer_write(w, "xyz", 3), ALCM_OK);
+  alcm_writer_close(w); /* mid-entry */
+  cr_assert_eq(list_dir(listing, sizeof listing), 0, "left behind: %s",
+               listing);
+}
+
+Test(writer, failed_finish_leaves_no_trace) {
+  char listing[1024];
+  alcm_writer *const w = open_writer("new.alcm", 0);
+  const uint64_t s[1] = {8};
+  cr_assert_eq(alcm_writer_begin_tensor(w, "t", ALCM_DTYPE_U8, 1, s, 0),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_write(w, "abc", 3), ALCM_OK);
+  /* Finishing in the middle of an entry must not produce an archive. */
+  cr_assert_neq(alcm_writer_finish(w), ALCM_OK);
+  expect_msg(w);
+  alcm_writer_close(w);
+  cr_assert_eq(list_dir(listing, sizeof listing), 0, "left behind: %s",
+               listing);
+}
+
+Test(writer, close_null_is_a_no_op) { alcm_writer_close(NULL); }
+
+/* ---- reader ------------------------------------------------------------- */
+
+static alcm_status open_status(const char *path, alcm_reader **out) {
+  alcm_reader *const r = alcm_reader_create(NULL);
+  cr_assert(r);
+  const alcm_status st = alcm_reader_open(r, path);
+  *out = r;
+  return st;
+}
+
+Test(reader, missing_file_is_io) {
+  char p[512];
+  path_of(p, sizeof p, "nope.alcm");
+  alcm_reader *r;
+  cr_assert_eq(open_status(p, &r), ALCM_ERR_IO);
+  cr_assert(strstr(alcm_reader_message(r), "nope.alcm"),
+            "message does not name the file: %s", alcm_reader_message(r));
+  alcm_reader_close(r);
+}
+
+Test(reader, empty_and_tiny_files_are_truncated) {
+  char p[512];
+  path_of(p, sizeof p, "empty.alcm");
+  write_file(p, "", 0);
+  alcm_reader *r;
+  cr_assert_eq(open_status(p, &r), ALCM_ERR_TRUNCATED, "%s",
+               alcm_reader_message(r));
+  cr_assert_neq(alcm_reader_message(r)[0], '\0');
+  alcm_reader_close(r);
+  path_of(p, sizeof p, "ten.alcm");
+  write_file(p, "\x89" "ALCM\r\n\x1a\x01\x00", 10);
+  cr_assert_eq(open_status(p, &r), ALCM_ERR_TRUNCATED, "%s",
+               alcm_reader_message(r));
+  alcm_reader_close(r);
+}
+
+Test(reader, not_an_archive_is_bad_magic) {
+  char p[512];
+  path_of(p, sizeof p, "text.alcm");
+  char junk[200];
+  memset(junk, 'x', sizeof junk);
+  write_file(p, junk, sizeof junk);
+  alcm_reader *r;
+  cr_assert_eq(open_status(p, &r), ALCM_ERR_BAD_MAGIC, "%s",
+               alcm_reader_message(r));
+  alcm_reader_close(r);
+}
+
+Test(reader, lookups_out_of_range) {
+  char p[512];
+  path_of(p, sizeof p, "ok.alcm");
+  make_archive("ok.alcm");
+  alcm_reader *r;
+  cr_assert_eq(open_status(p, &r), ALCM_OK, "%s", alcm_reader_message(r));
+  size_t i = 99;
+  cr_assert_eq(alcm_reader_find(r, "missing", &i), ALCM_ERR_NOT_FOUND);
+  cr_assert_eq(alcm_reader_find(r, "", &i), ALCM_ERR_NOT_FOUND);
+  cr_assert_eq(alcm_reader_find(r, "a", &i), ALCM_OK);
+  alcm_meta_info mi;
+  cr_assert_eq(alcm_reader_find_meta(r, "user.none", &mi), ALCM_ERR_NOT_FOUND);
+  cr_assert_eq(alcm_reader_find_meta(r, "user.x", &mi), ALCM_OK);
+
+  alcm_entry_info info;
+  cr_assert_eq(alcm_reader_entry(r, i, &info), ALCM_OK);
+  cr_assert_eq(info.chunk_count, 3);
+  alcm_chunk_info ci;
+  cr_assert_eq(alcm_reader_chunk(r, i, 3, &ci), ALCM_ERR_ARGUMENT);
+  cr_assert_eq(alcm_reader_chunk(r, i, UINT32_MAX, &ci), ALCM_ERR_ARGUMENT);
+  cr_assert_eq(alcm_reader_chunk(r, 2, 0, &ci), ALCM_ERR_ARGUMENT);
+  uint8_t buf[16384];
+  cr_assert_eq(alcm_reader_read_chunks(r, i, 3, 1, buf, sizeof buf, NULL),
+               ALCM_ERR_ARGUMENT);
+  cr_assert_eq(alcm_reader_read_chunks(r, i, 2, 2, buf, sizeof buf, NULL),
+               ALCM_ERR_ARGUMENT);
+  /* first + count must not wrap around */
+  cr_assert_eq(alcm_reader_read_chunks(r, i, 1, UINT32_MAX, buf, sizeof buf,
+                                       NULL),
+               ALCM_ERR_ARGUMENT);
+  cr_assert_eq(alcm_reader_read(r, 2, buf, sizeof buf), ALCM_ERR_ARGUMENT);
+  cr_assert_eq(alcm_reader_entry(r, 2, &info), ALCM_ERR_ARGUMENT);
+  alcm_source_info si;
+  cr_assert_eq(alcm_reader_source(r, 0, &si), ALCM_ERR_ARGUMENT);
+  cr_assert_eq(alcm_reader_meta(r, 1, &mi), ALCM_ERR_ARGUMENT);
+  /* Still usable after all that. */
+  cr_assert_eq(alcm_reader_read_chunks(r, i, 1, 2, buf, sizeof buf, NULL),
+               ALCM_OK, "%s", alcm_reader_message(r));
+  cr_assert_eq(alcm_reader_verify(r, 0), ALCM_OK);
+  alcm_reader_close(r);
+}
+
+Test(reader, calls_before_open_are_state_errors) {
+  alcm_reader *const r = alcm_reader_create(NULL);
+  cr_assert(r);
+  size_t i;
+  cr_assert_eq(alcm_reader_find(r, "a", &i), ALCM_ERR_STATE);
+  cr_assert_eq(alcm_reader_verify(r, 0), ALCM_ERR_STATE);
+  cr_assert_eq(alcm_reader_entry_count(r), 0);
+  uint8_t b[4];
+  cr_assert_eq(alcm_reader_read(r, 0, b, sizeof b), ALCM_ERR_STATE);
+  alcm_reader_close(r);
+}
+
+Test(reader, second_open_is_a_state_error) {
+  char p[512];
+  path_of(p, sizeof p, "ok.alcm");
+  make_archive("ok.alcm");
+  alcm_reader *r;
+  cr_assert_eq(open_status(p, &r), ALCM_OK);
+  cr_assert_eq(alcm_reader_open(r, p), ALCM_ERR_STATE);
+  alcm_reader_close(r);
+}
+
+static int stop_sink(void *opaque, const void *data, size_t size) {
+  (void)data;
+  (void)size;
+  ++*(int *)opaque;
+  return 1;
+}
+
+Test(reader, sink_stop_is_io) {
+  char p[512];
+  path_of(p, sizeof p, "ok.alcm");
+  make_archive("ok.alcm");
+  alcm_reader *r;
+  cr_assert_eq(open_status(p, &r), ALCM_OK);
+  int calls = 0;
+  cr_assert_eq(alcm_reader_stream(r, 0, stop_sink, &calls), ALCM_ERR_IO);
+  cr_assert_eq(calls, 1);
+  alcm_reader_close(r);
+}
+
+Test(reader, close_null_is_a_no_op) { alcm_reader_close(NULL); }
