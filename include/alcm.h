@@ -328,7 +328,8 @@ ALCM_API alcm_status alcm_reader_entry(const alcm_reader *r, size_t i,
 /** Find an entry by exact name. ERR_NOT_FOUND if absent. */
 ALCM_API alcm_status alcm_reader_find(const alcm_reader *r, const char *name,
                                       size_t *index_ret);
-ALCM_API alcm_status alcm_reader_chunk(const alcm_reader *r, size_t entry,
+/** Describe one chunk (reads and checks its frame header). */
+ALCM_API alcm_status alcm_reader_chunk(alcm_reader *r, size_t entry,
                                        uint32_t chunk, alcm_chunk_info *info);
 ALCM_API size_t alcm_reader_source_count(const alcm_reader *r);
 ALCM_API alcm_status alcm_reader_source(const alcm_reader *r, size_t i,

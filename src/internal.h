@@ -78,6 +78,8 @@ typedef struct {
 alcm_status alcm_fail(alcm_msg *msg, alcm_status s, const char *fmt, ...)
     ALCM_PRINTF(3, 4);
 void alcm_msg_clear(alcm_msg *msg);
+/* Put "<formatted>: " in front of the message already in msg. */
+void alcm_msg_prefix(alcm_msg *msg, const char *fmt, ...) ALCM_PRINTF(2, 3);
 
 /* ---- memory (alloc.c) ---------------------------------------------------
  * Every allocation of the library goes through the handle's allocator.
@@ -278,6 +280,24 @@ alcm_msg *alcm_writer_msg_(alcm_writer *w);
 const alcm_mem *alcm_writer_mem_(const alcm_writer *w);
 alcm_msg *alcm_reader_msg_(alcm_reader *r);
 const alcm_mem *alcm_reader_mem_(const alcm_reader *r);
+
+/* ---- importers/exporters shared (safetensors.c, npy.c) ---------------- */
+#define ALCM_IO_PIECE ((size_t)4 << 20) /* bytes per read/write step */
+/* Stream entry's decoded bytes (all checksums checked) into out. */
+alcm_status alcm_export_entry_(alcm_reader *r, size_t entry,
+                               alcm_outfile *out);
+/* The one entry of kind that belongs to source; ERR_CORRUPT if there is
+ * none or more than one. */
+alcm_status alcm_export_sole_entry_(alcm_reader *r, size_t source, int kind,
+                                    size_t *entry_ret);
+/* Copy n bytes at offset of in into the writer's current entry. */
+alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
+                              uint64_t offset, uint64_t n, const char *path,
+                              const char *tensor);
+/* Rebuild a NPY source (npy.c). */
+alcm_status alcm_npy_export_source_(alcm_reader *r, size_t source,
+                                    const alcm_source_info *src,
+                                    const char *out_path, int overwrite);
 
 /* numel * dtype size with overflow check; ERR_OVERFLOW. */
 alcm_status alcm_shape_bytes(unsigned dtype, unsigned ndim,

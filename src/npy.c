@@ -18,19 +18,6 @@
 
 #include "internal.h"
 
-/* TODO(lead): move to internal.h ---------------------------------------- */
-void alcm_msg_prefix_(alcm_msg *msg, const char *fmt, ...) ALCM_PRINTF(2, 3);
-alcm_status alcm_export_entry_(alcm_reader *r, size_t entry,
-                               alcm_outfile *out);
-alcm_status alcm_export_sole_entry_(alcm_reader *r, size_t source, int kind,
-                                    size_t *entry_ret);
-alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
-                              uint64_t offset, uint64_t n, const char *path,
-                              const char *tensor);
-alcm_status alcm_npy_export_source_(alcm_reader *r, size_t source,
-                                    const alcm_source_info *src,
-                                    const char *out_path, int overwrite);
-/* end TODO(lead) --------------------------------------------------------- */
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_SIZE 6u
@@ -322,7 +309,7 @@ static alcm_status npy_read_preamble(const alcm_infile *in, const char *path,
   const size_t n = in->size < sizeof pre ? (size_t)in->size : sizeof pre;
   alcm_status s = alcm_infile_read(in, 0, pre, n, msg);
   if (s != ALCM_OK) {
-    alcm_msg_prefix_(msg, "%s: reading the .npy magic at offset 0", path);
+    alcm_msg_prefix(msg, "%s: reading the .npy magic at offset 0", path);
     return s;
   }
   unsigned major;
@@ -338,7 +325,7 @@ static alcm_status npy_read_preamble(const alcm_infile *in, const char *path,
                      h->preamble_size);
   s = alcm_infile_read(in, 0, *buf, h->preamble_size, msg);
   if (s != ALCM_OK) {
-    alcm_msg_prefix_(msg, "%s: reading the header", path);
+    alcm_msg_prefix(msg, "%s: reading the header", path);
     return s;
   }
   return npy_parse(*buf, h->preamble_size, h, path, msg);
@@ -363,13 +350,13 @@ static alcm_status npy_import(alcm_writer *w, const alcm_infile *in,
     s = alcm_writer_begin_tensor(w, name, h.dtype, h.ndim,
                                  h.ndim ? h.shape : NULL, h.flags);
   if (s != ALCM_OK) {
-    alcm_msg_prefix_(msg, "%s: tensor '%s'", path, name);
+    alcm_msg_prefix(msg, "%s: tensor '%s'", path, name);
     return s;
   }
   s = alcm_import_copy_(w, in, h.preamble_size, h.data_size, path, name);
   if (s != ALCM_OK) return s;
   s = alcm_writer_end(w);
-  if (s != ALCM_OK) alcm_msg_prefix_(msg, "%s: tensor '%s'", path, name);
+  if (s != ALCM_OK) alcm_msg_prefix(msg, "%s: tensor '%s'", path, name);
   return s;
 }
 

@@ -235,10 +235,8 @@ static alcm_status chunk_frame(alcm_reader *r, const alcm_entry *e, uint32_t j,
                                     sizeof hdr, &r->msg);
   if (!st) st = alcm_frame_decode(hdr, f, ref->frame_offset, &r->msg);
   if (st) {
-    char where[ALCM_MSG_SIZE];
-    memcpy(where, r->msg.text, sizeof where);
-    return alcm_fail(&r->msg, st, "entry '%s': chunk %u: %.400s", e->name,
-                     (unsigned)j, where);
+    alcm_msg_prefix(&r->msg, "entry '%s': chunk %u", e->name, (unsigned)j);
+    return st;
   }
   const unsigned long long off = (unsigned long long)ref->frame_offset;
   if (f->kind != ALCM_FRAME_KIND_CHUNK || f->stored_size != ref->stored_size ||
@@ -345,7 +343,9 @@ static alcm_status read_chunk(alcm_reader *r, const alcm_entry *e, uint32_t j,
   return st;
 }
 
-static alcm_status lookup(alcm_reader *r, size_t entry, const alcm_entry **e) {
+/* Any entry of an open reader. */
+static alcm_status lookup_any(alcm_reader *r, size_t entry,
+                              const alcm_entry **e) {
   if (need_open(r)) return r ? alcm_fail(&r->msg, ALCM_ERR_STATE, "reader not open")
                              : ALCM_ERR_ARGUMENT;
   alcm_msg_clear(&r->msg);
@@ -353,13 +353,19 @@ static alcm_status lookup(alcm_reader *r, size_t entry, const alcm_entry **e) {
     return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT, "entry %zu of %u", entry,
                      (unsigned)r->idx.entry_count);
   *e = &r->idx.entries[entry];
-  return entry_readable(r, *e);
+  return ALCM_OK;
+}
+
+/* An entry whose data this library can decode. */
+static alcm_status lookup(alcm_reader *r, size_t entry, const alcm_entry **e) {
+  const alcm_status st = lookup_any(r, entry, e);
+  return st ? st : entry_readable(r, *e);
 }
 
 alcm_status alcm_reader_read_chunks(alcm_reader *r, size_t entry,
                                     uint32_t first, uint32_t count, void *dst,
                                     size_t capacity, size_t *written_ret) {
-  const alcm_entry *e;
+  const alcm_entry *e = NULL;
   alcm_status st = lookup(r, entry, &e);
   if (st) return st;
   if (first > e->chunk_count || count > e->chunk_count - first)
@@ -396,7 +402,7 @@ static alcm_status check_content(alcm_reader *r, const alcm_entry *e,
 
 alcm_status alcm_reader_read(alcm_reader *r, size_t entry, void *dst,
                              size_t capacity) {
-  const alcm_entry *e;
+  const alcm_entry *e = NULL;
   alcm_status st = lookup(r, entry, &e);
   if (st) return st;
   if (e->raw_size > capacity || (e->raw_size && !dst))
@@ -440,27 +446,21 @@ static alcm_status stream_entry(alcm_reader *r, const alcm_entry *e,
 alcm_status alcm_reader_stream(alcm_reader *r, size_t entry,
                                int (*sink)(void *, const void *, size_t),
                                void *opaque) {
-  const alcm_entry *e;
+  const alcm_entry *e = NULL;
   const alcm_status st = lookup(r, entry, &e);
   return st ? st : stream_entry(r, e, sink, opaque);
 }
 
-alcm_status alcm_reader_chunk(const alcm_reader *r, size_t entry,
-                              uint32_t chunk, alcm_chunk_info *info) {
-  if (need_open(r)) return ALCM_ERR_STATE;
-  if (!info || entry >= r->idx.entry_count) return ALCM_ERR_ARGUMENT;
-  const alcm_entry *e = &r->idx.entries[entry];
-  if (chunk >= e->chunk_count) return ALCM_ERR_ARGUMENT;
-  /* A const handle: errors go to a scratch message, only the status
-   * reaches the caller. */
-  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
-  alcm_msg scratch;
-  alcm_frame f;
-  alcm_status st = alcm_infile_read(&r->file, e->chunks[chunk].frame_offset,
-                                    hdr, sizeof hdr, &scratch);
-  if (!st) st = alcm_frame_decode(hdr, &f, e->chunks[chunk].frame_offset,
-                                  &scratch);
+alcm_status alcm_reader_chunk(alcm_reader *r, size_t entry, uint32_t chunk,
+                              alcm_chunk_info *info) {
+  const alcm_entry *e = NULL;
+  alcm_status st = lookup_any(r, entry, &e);
   if (st) return st;
+  if (!info || chunk >= e->chunk_count)
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT, "entry '%s': chunk %u of %u",
+                     e->name, (unsigned)chunk, (unsigned)e->chunk_count);
+  alcm_frame f;
+  if ((st = chunk_frame(r, e, chunk, &f))) return st;
   info->frame_offset = e->chunks[chunk].frame_offset;
   info->raw_offset = (uint64_t)chunk * e->chunk_size;
   info->raw_size = chunk_raw_size(e, chunk);

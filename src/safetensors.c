@@ -21,29 +21,6 @@
 
 #include "internal.h"
 
-/* TODO(lead): move to internal.h ---------------------------------------- */
-/* Importer/exporter helpers shared by safetensors.c and npy.c
- * (defined here). */
-#define ALCM_IO_PIECE ((size_t)4 << 20) /* bytes per read/write step */
-/* Put "<formatted>: " in front of the message already in msg (keeps the
- * lower layer's detail and adds the file/tensor context). */
-void alcm_msg_prefix_(alcm_msg *msg, const char *fmt, ...) ALCM_PRINTF(2, 3);
-/* Stream entry's decoded bytes (all checksums checked) into out. */
-alcm_status alcm_export_entry_(alcm_reader *r, size_t entry,
-                               alcm_outfile *out);
-/* The one entry of kind that belongs to source; ERR_CORRUPT if there is
- * none or more than one. */
-alcm_status alcm_export_sole_entry_(alcm_reader *r, size_t source, int kind,
-                                    size_t *entry_ret);
-/* Copy n bytes at offset of in into the writer's current entry. */
-alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
-                              uint64_t offset, uint64_t n, const char *path,
-                              const char *tensor);
-/* Rebuild a NPY source (npy.c). */
-alcm_status alcm_npy_export_source_(alcm_reader *r, size_t source,
-                                    const alcm_source_info *src,
-                                    const char *out_path, int overwrite);
-/* end TODO(lead) --------------------------------------------------------- */
 
 #define ST_MAX_HEADER 100000000u /* reference implementation's limit */
 #define ST_LEN_SIZE 8u
@@ -52,21 +29,6 @@ alcm_status alcm_npy_export_source_(alcm_reader *r, size_t source,
 typedef unsigned long long ull; /* for printf of uint64_t without PRIu64 */
 
 /* ---- shared helpers ------------------------------------------------- */
-
-void alcm_msg_prefix_(alcm_msg *msg, const char *fmt, ...) {
-  char old[ALCM_MSG_SIZE];
-  memcpy(old, msg->text, sizeof old);
-  old[sizeof old - 1] = '\0';
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(msg->text, sizeof msg->text, fmt, ap);
-  va_end(ap);
-  if (n < 0) n = 0;
-  size_t used = (size_t)n;
-  if (used >= sizeof msg->text) used = sizeof msg->text - 1;
-  snprintf(msg->text + used, sizeof msg->text - used, "%s%s",
-           used && old[0] ? ": " : "", old);
-}
 
 alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
                               uint64_t offset, uint64_t n, const char *path,
@@ -87,13 +49,13 @@ alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
     const uint64_t at = offset + done;
     s = alcm_infile_read(in, at, buf, piece, msg);
     if (s != ALCM_OK) {
-      alcm_msg_prefix_(msg, "%s: tensor '%s': reading %zu bytes at offset %llu",
+      alcm_msg_prefix(msg, "%s: tensor '%s': reading %zu bytes at offset %llu",
                        path, tensor, piece, (ull)at);
       break;
     }
     s = alcm_writer_write(w, buf, piece);
     if (s != ALCM_OK)
-      alcm_msg_prefix_(msg, "%s: tensor '%s': data at offset %llu", path,
+      alcm_msg_prefix(msg, "%s: tensor '%s': data at offset %llu", path,
                        tensor, (ull)at);
     done += piece;
   }
@@ -351,7 +313,7 @@ static alcm_status st_import_tensor(alcm_writer *w, const alcm_infile *in,
   alcm_status s = alcm_writer_begin_tensor(w, t->name, t->dtype, ndim,
                                            ndim ? shape : NULL, 0);
   if (s != ALCM_OK) {
-    alcm_msg_prefix_(alcm_writer_msg_(w), "%s: tensor '%s' (data at offset "
+    alcm_msg_prefix(alcm_writer_msg_(w), "%s: tensor '%s' (data at offset "
                      "%llu)", path, t->name, (ull)(data_start + t->begin));
     return s;
   }
@@ -360,7 +322,7 @@ static alcm_status st_import_tensor(alcm_writer *w, const alcm_infile *in,
   if (s != ALCM_OK) return s;
   s = alcm_writer_end(w);
   if (s != ALCM_OK)
-    alcm_msg_prefix_(alcm_writer_msg_(w), "%s: tensor '%s' (data at offset "
+    alcm_msg_prefix(alcm_writer_msg_(w), "%s: tensor '%s' (data at offset "
                      "%llu)", path, t->name, (ull)(data_start + t->begin));
   return s;
 }
@@ -376,7 +338,7 @@ static alcm_status st_read_header(const alcm_infile *in, const char *path,
                      "the 8-byte header length", path, (ull)in->size);
   alcm_status s = alcm_infile_read(in, 0, len, sizeof len, msg);
   if (s != ALCM_OK) {
-    alcm_msg_prefix_(msg, "%s: header length at offset 0", path);
+    alcm_msg_prefix(msg, "%s: header length at offset 0", path);
     return s;
   }
   const uint64_t n = alcm_le64(len);
@@ -393,7 +355,7 @@ static alcm_status st_read_header(const alcm_infile *in, const char *path,
     return alcm_fail(msg, ALCM_ERR_NOMEM, "%s: %zu-byte header", path, *size);
   memcpy(*buf, len, sizeof len);
   s = alcm_infile_read(in, ST_LEN_SIZE, *buf + ST_LEN_SIZE, (size_t)n, msg);
-  if (s != ALCM_OK) alcm_msg_prefix_(msg, "%s: header at offset 8", path);
+  if (s != ALCM_OK) alcm_msg_prefix(msg, "%s: header at offset 8", path);
   return s;
 }
 
@@ -414,7 +376,7 @@ static alcm_status st_import(alcm_writer *w, const alcm_infile *in,
   if (s == ALCM_OK) {
     s = alcm_writer_add_source(w, ALCM_SOURCE_SAFETENSORS, archive_path, head,
                                head_size, NULL);
-    if (s != ALCM_OK) alcm_msg_prefix_(msg, "%s", path);
+    if (s != ALCM_OK) alcm_msg_prefix(msg, "%s", path);
   }
   alcm_mem_free(m, head);
   for (size_t i = 0; i < h->count && s == ALCM_OK; i++)
@@ -454,7 +416,7 @@ static alcm_status st_match(alcm_reader *r, size_t source, const char *spath,
     alcm_status s = alcm_reader_find(r, t->name, &entries[i]);
     if (s == ALCM_OK) s = alcm_reader_entry(r, entries[i], &e);
     if (s != ALCM_OK) {
-      alcm_msg_prefix_(msg, "source %zu '%s': tensor '%s'", source, spath,
+      alcm_msg_prefix(msg, "source %zu '%s': tensor '%s'", source, spath,
                        t->name);
       return s;
     }

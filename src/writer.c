@@ -53,7 +53,7 @@ struct alcm_writer {
   unsigned slot_count;
   uint8_t *batch;       /* slot_count * chunk_size */
   size_t batch_fill;
-  uint64_t stored_total;
+  uint64_t file_size;   /* set at finish; out.offset is reset by commit */
 };
 
 alcm_msg *alcm_writer_msg_(alcm_writer *w) { return &w->msg; }
@@ -443,7 +443,6 @@ static alcm_status flush_batch(alcm_writer *w) {
       w->failed = true;
       return st;
     }
-    w->stored_total += w->slots[i].frame.stored_size;
   }
   w->batch_fill = 0;
   return ALCM_OK;
@@ -649,6 +648,7 @@ alcm_status alcm_writer_finish(alcm_writer *w) {
     alcm_footer_encode(foot, &ft);
     st = alcm_outfile_write(&w->out, foot, sizeof foot, &w->msg);
   }
+  w->file_size = w->out.offset;
   if (!st) st = alcm_outfile_commit(&w->out, &w->mem, &w->msg);
   if (st) {
     w->failed = true;
@@ -684,5 +684,5 @@ const char *alcm_writer_message(const alcm_writer *w) {
 void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
                         uint64_t *file_ret) {
   if (raw_ret) *raw_ret = w ? w->idx.total_raw : 0;
-  if (file_ret) *file_ret = w ? w->out.offset : 0;
+  if (file_ret) *file_ret = w ? (w->finished ? w->file_size : w->out.offset) : 0;
 }

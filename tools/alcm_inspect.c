@@ -112,7 +112,7 @@ static void print_shape(const alcm_entry_info *e) {
   putchar(']');
 }
 
-static int print_entry(const alcm_reader *r, size_t i) {
+static int print_entry(alcm_reader *r, size_t i) {
   alcm_entry_info e;
   alcm_status s = alcm_reader_entry(r, i, &e);
   if (s != ALCM_OK) {
@@ -126,6 +126,8 @@ static int print_entry(const alcm_reader *r, size_t i) {
          e.kind == ALCM_ENTRY_TENSOR && alcm_dtype_name(e.dtype)
              ? alcm_dtype_name(e.dtype) : "-");
   print_shape(&e);
+  if (e.flags & ALCM_ENTRY_FLAG_FORTRAN_ORDER) printf(" fortran");
+  if (e.flags & ALCM_ENTRY_FLAG_BIG_ENDIAN) printf(" big-endian");
   printf("  %s -> %s  %.3fx  %u chunk%s\n", raw, stored,
          e.stored_size ? (double)e.raw_size / (double)e.stored_size : 0.0,
          e.chunk_count, e.chunk_count == 1 ? "" : "s");
@@ -148,7 +150,7 @@ static int print_entry(const alcm_reader *r, size_t i) {
   return 0;
 }
 
-static int print_human(const alcm_reader *r, const char *archive) {
+static int print_human(alcm_reader *r, const char *archive) {
   alcm_archive_info ai;
   alcm_status st = alcm_reader_archive_info(r, &ai);
   if (st != ALCM_OK) {
@@ -234,7 +236,7 @@ static json_t *meta_json(const alcm_meta_info *m) {
   }
 }
 
-static json_t *chunks_json(const alcm_reader *r, size_t i,
+static json_t *chunks_json(alcm_reader *r, size_t i,
                            const alcm_entry_info *e, int *ok) {
   json_t *const arr = json_array();
   if (!arr) *ok = 0;
@@ -261,7 +263,7 @@ static json_t *chunks_json(const alcm_reader *r, size_t i,
   return arr;
 }
 
-static json_t *entry_json(const alcm_reader *r, size_t i, int *ok) {
+static json_t *entry_json(alcm_reader *r, size_t i, int *ok) {
   alcm_entry_info e;
   json_t *const o = json_object();
   if (!o || alcm_reader_entry(r, i, &e) != ALCM_OK) {
@@ -328,7 +330,7 @@ static json_t *metas_json(const alcm_reader *r, int *ok) {
   return arr;
 }
 
-static json_t *archive_json(const alcm_reader *r, const char *archive,
+static json_t *archive_json(alcm_reader *r, const char *archive,
                             int *ok) {
   alcm_archive_info ai;
   json_t *const o = json_object();

@@ -89,9 +89,10 @@ static int parse_one(int c, pack_args *a) {
     a->wopt.codec = optarg;
     return -1;
   case OPT_CHUNK:
-    if (cli_parse_size(optarg, &size) || size > UINT32_MAX)
+    if (cli_parse_size(optarg, &size) || size < 4096 || size > (1u << 30) ||
+        size % 8 != 0)
       return cli_usage_error("--chunk-size: '%s' is not a size such as 64K "
-                             "or 1M", optarg);
+                             "or 1M (a multiple of 8 in 4K..1G)", optarg);
     a->wopt.chunk_size = (uint32_t)size;
     return -1;
   case OPT_META:
