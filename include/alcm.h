@@ -233,12 +233,14 @@ ALCM_API alcm_status alcm_writer_write(alcm_writer *w, const void *data,
                                        size_t size);
 /** End the current entry (checks the declared size was written). */
 ALCM_API alcm_status alcm_writer_end(alcm_writer *w);
-/** Convenience: begin_tensor + write + end. */
+/** Convenience: begin_tensor + write + end. A size that differs from
+ *  numel * dtype size is refused (ERR_SIZE) before anything is begun. */
 ALCM_API alcm_status alcm_writer_add_tensor(alcm_writer *w, const char *name,
                                             int dtype, unsigned ndim,
                                             const uint64_t *shape,
                                             const void *data, size_t size);
-/** Set a metadata key (1..255 bytes UTF-8, unique). Values are copied. */
+/** Set a metadata key (1..255 bytes UTF-8). Setting a key again replaces
+ *  its value. Values are copied. */
 ALCM_API alcm_status alcm_writer_set_meta(alcm_writer *w, const char *key,
                                           int type, const void *value,
                                           size_t size);

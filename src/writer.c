@@ -501,6 +501,13 @@ alcm_status alcm_writer_end(alcm_writer *w) {
 alcm_status alcm_writer_add_tensor(alcm_writer *w, const char *name, int dtype,
                                    unsigned ndim, const uint64_t *shape,
                                    const void *data, size_t size) {
+  uint64_t bytes = 0;
+  if (w && alcm_dtype_size(dtype) && ndim <= ALCM_MAX_NDIM && (shape || !ndim) &&
+      alcm_shape_bytes((unsigned)dtype, ndim, shape, &bytes) == ALCM_OK &&
+      bytes != size)
+    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
+                     "tensor '%s': %zu bytes given, shape needs %llu",
+                     name ? name : "", size, (unsigned long long)bytes);
   alcm_status st = alcm_writer_begin_tensor(w, name, dtype, ndim, shape, 0);
   if (!st) st = alcm_writer_write(w, data, size);
   if (!st) st = alcm_writer_end(w);

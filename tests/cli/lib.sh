@@ -62,9 +62,9 @@ check() {
   if "$@" >/dev/null 2>&1; then pass; else fail "$what: $*"; fi
 }
 
-# no_new_files DIR BEFORE_LISTING: the folder holds nothing more than before
-# (no output, no temporary file left behind).
-listing() { (cd "$1" && ls -A | LC_ALL=C sort); }
+# listing DIR: the names in DIR, hidden ones too, sorted; used to check that
+# a failed command left no output or temporary file behind.
+listing() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort; }
 
 finish() {
   echo "$PASSED passed, $FAILED failed"

@@ -15,7 +15,7 @@ offsets="$offsets $((size - 49)) $((size - 48)) $((size - 47)) $((size - 8)) $((
 
 mkdir -p "$WORK/out"
 for off in $offsets; do
-  [ "$off" -ge 0 ] && [ "$off" -lt "$size" ] || continue
+  if [ "$off" -lt 0 ] || [ "$off" -ge "$size" ]; then continue; fi
   head -c "$off" "$WORK/full.alcm" >"$WORK/cut.alcm"
   expect 2 "truncated at $off: inspect" "$INSPECT" "$WORK/cut.alcm"
   if [ -s "$WORK/.err" ]; then pass; else fail "truncated at $off: no message from inspect"; fi

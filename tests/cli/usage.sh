@@ -33,6 +33,13 @@ bad_usage "pack --chunk-size 12Q" --chunk-size 12Q "$EXAMPLE" -o "$WORK/x.alcm"
 bad_usage "pack --meta without =" --meta novalue "$EXAMPLE" -o "$WORK/x.alcm"
 bad_usage "pack --meta alcm.* key" --meta alcm.created_by=me "$EXAMPLE" -o "$WORK/x.alcm"
 bad_usage "pack -o with no value" "$EXAMPLE" -o
+# -q: nothing on stdout.
+rm -f "$WORK/q.alcm"
+expect 0 "pack -q" "$PACK" -q "$EXAMPLE" -o "$WORK/q.alcm"
+if [ ! -s "$WORK/.out" ]; then pass; else fail "pack -q printed: $(head -c 200 "$WORK/.out")"; fi
+expect 0 "unpack -q" "$UNPACK" -q "$WORK/q.alcm" -o "$WORK/q.safetensors"
+if [ ! -s "$WORK/.out" ]; then pass; else fail "unpack -q printed: $(head -c 200 "$WORK/.out")"; fi
+
 expect 1 "inspect --quick without --verify" "$INSPECT" --quick "$EXAMPLE"
 expect 1 "unpack with two archives" "$UNPACK" "$EXAMPLE" "$EXAMPLE"
 
