@@ -17,7 +17,7 @@ cmake --build "$BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
 
 EXAMPLE="$ROOT/examples/emotion.safetensors"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/alcm-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'cd / && rm -rf "$WORK"' EXIT
 
 run() {
   echo "\$ $*"
@@ -25,10 +25,13 @@ run() {
   echo
 }
 
-run "$BUILD/alcm-pack" "$EXAMPLE" -o "$WORK/emotion.alcm"
-run ls -l "$EXAMPLE" "$WORK/emotion.alcm"
-run "$BUILD/alcm-inspect" "$WORK/emotion.alcm"
-run "$BUILD/alcm-inspect" --verify "$WORK/emotion.alcm"
-run "$BUILD/alcm-unpack" "$WORK/emotion.alcm" -o "$WORK/emotion.safetensors"
-run cmp "$EXAMPLE" "$WORK/emotion.safetensors"
+cd "$WORK"
+echo "demo: working in $WORK"
+echo
+run "$BUILD/alcm-pack" "$EXAMPLE" -o emotion.alcm
+run ls -l "$EXAMPLE" emotion.alcm
+run "$BUILD/alcm-inspect" emotion.alcm
+run "$BUILD/alcm-inspect" --verify emotion.alcm
+run "$BUILD/alcm-unpack" emotion.alcm -o restored.safetensors
+run cmp "$EXAMPLE" restored.safetensors
 echo "demo: OK"

@@ -278,7 +278,7 @@ static alcm_status npy_dict(const char *text, size_t n, unsigned major,
 static alcm_status npy_parse(const uint8_t *p, size_t n, npy_header *h,
                              const char *file, alcm_msg *msg) {
   memset(h, 0, sizeof *h);
-  unsigned major;
+  unsigned major = 0;
   alcm_status s = npy_prefix(p, n, h, &major, file, msg);
   if (s != ALCM_OK) return s;
   if (n < h->preamble_size)

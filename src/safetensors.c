@@ -478,7 +478,7 @@ static alcm_status file_export(alcm_reader *r, size_t source,
                                const char *out_path, int overwrite) {
   alcm_msg *const msg = alcm_reader_msg_(r);
   const alcm_mem *const m = alcm_reader_mem_(r);
-  size_t entry;
+  size_t entry = 0;
   alcm_status s = alcm_export_sole_entry_(r, source, ALCM_ENTRY_BLOB, &entry);
   if (s != ALCM_OK) return s;
   alcm_outfile out;
