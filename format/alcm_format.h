@@ -56,13 +56,16 @@
 /* ---- transforms (spec "Transforms") ---------------------------------- */
 #define ALCM_TRANSFORM_IDENTITY 0u     /* elem_size must be 1 */
 #define ALCM_TRANSFORM_BYTE_GROUP 1u   /* byte planes; elem_size 2, 4 or 8 */
-#define ALCM_TRANSFORM_COUNT 2u        /* ids >= this are rejected */
+#define ALCM_TRANSFORM_SPLIT_BF16 2u   /* exponent | sign+mantissa; elem_size 2 (1.1) */
+#define ALCM_TRANSFORM_SPLIT_F32 3u    /* exponent | sign+mant hi | mant | mant lo; elem_size 4 (1.1) */
+#define ALCM_TRANSFORM_COUNT 4u        /* ids >= this are rejected */
 
 /* ---- codecs (spec "Codecs") -------------------------------------------- */
 #define ALCM_CODEC_ID_STORE 0u
 #define ALCM_CODEC_ID_ZSTD 1u
 #define ALCM_CODEC_ID_ZLIB 2u
-#define ALCM_CODEC_ID_BUILTIN_COUNT 3u
+#define ALCM_CODEC_ID_RANS 3u          /* blocked order-0 rANS (1.1) */
+#define ALCM_CODEC_ID_BUILTIN_COUNT 4u
 #define ALCM_CODEC_ID_PRIVATE_MIN 128u /* 128..254: registered by the caller */
 #define ALCM_CODEC_ID_PRIVATE_MAX 254u
 

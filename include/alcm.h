@@ -363,6 +363,8 @@ ALCM_API alcm_status alcm_reader_stream(alcm_reader *r, size_t entry,
                                                     size_t size),
                                         void *opaque);
 #define ALCM_VERIFY_STORED_ONLY 1u /* check stored checksums, do not decode */
+#define ALCM_VERIFY_LAYOUT_ONLY 2u /* frame layout and zero padding only: reads
+                                      no payload, cheap before a full unpack */
 /** Verify the whole file: every byte is either checked against a checksum
  *  or required to be zero padding; by default every chunk is also decoded
  *  and its raw hash and each entry's content hash are checked.

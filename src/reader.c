@@ -678,6 +678,7 @@ alcm_status alcm_reader_verify(alcm_reader *r, unsigned flags) {
   alcm_status st = collect_extents(r, &x, &n);
   if (!st) st = check_layout(r, x, n);
   alcm_mem_free(&r->mem, x);
+  if (flags & ALCM_VERIFY_LAYOUT_ONLY) return st;
   for (size_t i = 0; i < r->idx.entry_count && !st; i++)
     st = verify_entry(r, i, flags);
   return st;

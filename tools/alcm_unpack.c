@@ -223,6 +223,15 @@ static int write_tensors(alcm_reader *r, const unpack_args *a) {
   return rc;
 }
 
+/* A full unpack reads every payload anyway; checking the frame layout and
+ * the zero padding between frames first makes it refuse any damaged byte,
+ * as --verify does. */
+static int restore_all(alcm_reader *r, const unpack_args *a) {
+  const alcm_status s = alcm_reader_verify(r, ALCM_VERIFY_LAYOUT_ONLY);
+  if (s != ALCM_OK) return fail_reader(r, s, a->archive);
+  return restore_sources(r, a);
+}
+
 int main(int argc, char **argv) {
   cli_init("alcm-unpack");
   unpack_args a;
@@ -247,7 +256,7 @@ int main(int argc, char **argv) {
   if (s != ALCM_OK)
     rc = fail_reader(r, s, a.archive);
   else
-    rc = a.tensor_count ? write_tensors(r, &a) : restore_sources(r, &a);
+    rc = a.tensor_count ? write_tensors(r, &a) : restore_all(r, &a);
   alcm_reader_close(r);
   return rc < 0 ? CLI_EXIT_OK : rc;
 }
