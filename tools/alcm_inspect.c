@@ -428,25 +428,11 @@ int main(int argc, char **argv) {
     default: return cli_usage_error("invalid option");
     }
   }
-  if (optind >= argc) return cli_usage_error("no archive given");
-  if (optind + 1 < argc)
-    return cli_usage_error("one archive at a time ('%s' is extra)",
-                           argv[optind + 1]);
   if (a.quick && !a.verify) return cli_usage_error("--quick needs --verify");
-  a.archive = argv[optind];
-  alcm_reader *const r = alcm_reader_create(NULL);
-  if (!r) {
-    cli_error("%s: out of memory", a.archive);
-    return CLI_EXIT_IO;
-  }
-  int rc;
-  const alcm_status s = alcm_reader_open(r, a.archive);
-  if (s != ALCM_OK) {
-    cli_error("%s: %s", a.archive, cli_reader_message(r, s));
-    rc = cli_exit_code(s);
-  } else {
-    rc = inspect(r, &a);
-  }
+  alcm_reader *r;
+  int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
+  if (!r) return rc;
+  rc = inspect(r, &a);
   alcm_reader_close(r);
   return rc;
 }

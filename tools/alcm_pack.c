@@ -208,21 +208,23 @@ static int set_meta(alcm_writer *w, const pack_args *a) {
   return s == ALCM_OK ? -1 : fail_writer(w, s, a->output);
 }
 
+/* Ratio of input file bytes (headers included, as a user sees them) to
+ * archive bytes. */
 static void summary(const alcm_writer *w, char **inputs, int count,
                     const char *output) {
-  uint64_t raw = 0, file = 0;
-  alcm_writer_totals(w, &raw, &file);
-  /* Some library builds report 0 file bytes once the archive is
-   * committed; the file on disk is the truth then. */
-  struct stat st;
-  if (file == 0 && stat(output, &st) == 0) file = (uint64_t)st.st_size;
-  char rs[32], fs[32], label[64];
-  cli_format_size(raw, rs, sizeof rs);
+  uint64_t in = 0, file = 0;
+  alcm_writer_totals(w, NULL, &file);
+  for (int i = 0; i < count; i++) {
+    struct stat st;
+    if (stat(inputs[i], &st) == 0) in += (uint64_t)st.st_size;
+  }
+  char is[32], fs[32], label[64];
+  cli_format_size(in, is, sizeof is);
   cli_format_size(file, fs, sizeof fs);
   if (count > 1) snprintf(label, sizeof label, "%d files", count);
-  const double ratio = file ? (double)raw / (double)file : 0.0;
+  const double ratio = file ? (double)in / (double)file : 0.0;
   printf("%s : %.3fx (%s => %s) %s\n", count > 1 ? label : inputs[0], ratio,
-         rs, fs, output);
+         is, fs, output);
 }
 
 static int pack(pack_args *a, char **inputs, int count) {

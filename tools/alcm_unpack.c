@@ -241,22 +241,10 @@ int main(int argc, char **argv) {
     const int rc = parse_one(c, &a);
     if (rc >= 0) return rc;
   }
-  if (optind >= argc) return cli_usage_error("no archive given");
-  if (optind + 1 < argc)
-    return cli_usage_error("one archive at a time ('%s' is extra)",
-                           argv[optind + 1]);
-  a.archive = argv[optind];
-  alcm_reader *const r = alcm_reader_create(NULL);
-  if (!r) {
-    cli_error("%s: out of memory", a.archive);
-    return CLI_EXIT_IO;
-  }
-  int rc;
-  const alcm_status s = alcm_reader_open(r, a.archive);
-  if (s != ALCM_OK)
-    rc = fail_reader(r, s, a.archive);
-  else
-    rc = a.tensor_count ? write_tensors(r, &a) : restore_all(r, &a);
+  alcm_reader *r;
+  int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
+  if (!r) return rc;
+  rc = a.tensor_count ? write_tensors(r, &a) : restore_all(r, &a);
   alcm_reader_close(r);
   return rc < 0 ? CLI_EXIT_OK : rc;
 }

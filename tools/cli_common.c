@@ -138,3 +138,26 @@ int cli_ends_with(const char *s, const char *suffix) {
   const size_t n = strlen(s), k = strlen(suffix);
   return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
+
+int cli_open_archive(int argc, char **argv, int optind, const char **archive,
+                     alcm_reader **r_ret) {
+  *r_ret = NULL;
+  if (optind >= argc) return cli_usage_error("no archive given");
+  if (optind + 1 < argc)
+    return cli_usage_error("one archive at a time ('%s' is extra)",
+                           argv[optind + 1]);
+  *archive = argv[optind];
+  alcm_reader *const r = alcm_reader_create(NULL);
+  if (!r) {
+    cli_error("%s: out of memory", *archive);
+    return CLI_EXIT_IO;
+  }
+  const alcm_status s = alcm_reader_open(r, *archive);
+  if (s != ALCM_OK) {
+    cli_error("%s: %s", *archive, cli_reader_message(r, s));
+    alcm_reader_close(r);
+    return cli_exit_code(s);
+  }
+  *r_ret = r;
+  return -1;
+}
