@@ -32,6 +32,7 @@ tar xzf "$TGZ"
 
 # The list above is a claim about the package; check it rather than trust it.
 found=$("$PY" "$HERE/corpus_models.py" package 7 | sort | tr '\n' ' ')
+# shellcheck disable=SC2086 # $MODELS is a list of names
 want=$(printf '%s\n' $MODELS | sort | tr '\n' ' ')
 if [ "$found" != "$want" ]; then
   echo "make_corpus: the seven largest float32 models are '$found'," \
@@ -48,4 +49,5 @@ for dt in f32 bf16 f16; do
   done
 done
 rm -rf package
-echo "make_corpus: $(ls f32/*.safetensors bf16/*.safetensors f16/*.safetensors | wc -l) files in $CORPUS" >&2
+set -- f32/*.safetensors bf16/*.safetensors f16/*.safetensors
+echo "make_corpus: $# files in $CORPUS" >&2

@@ -380,9 +380,12 @@ enums:
     0: store
     1: zstd
     2: zlib
+    3: rans
   transform:
     0: identity
     1: byte_group
+    2: split_bf16
+    3: split_f32
   frame_kind:
     1: chunk
     2: section

@@ -14,7 +14,7 @@
 
 /* ---- format version (spec "Version") -------------------------------- */
 #define ALCM_FORMAT_MAJOR 1u
-#define ALCM_FORMAT_MINOR 0u
+#define ALCM_FORMAT_MINOR 1u
 
 /* ---- file header (spec "File header"), 32 bytes at offset 0 ---------- */
 #define ALCM_HEADER_SIZE 32u

@@ -146,7 +146,8 @@ typedef struct {
   void *opaque;
 } alcm_allocator;
 
-/** A codec. Built-ins are store (0), zstd (1), zlib (2). A caller can add
+/** A codec. Built-ins are store (0), zstd (1), zlib (2), rans (3). A caller
+ *  can add
  *  its own with an id in 128..254 by listing it in the options of both the
  *  writer and the reader (spec "Codecs"). The functions must be thread-safe
  *  (they are called from worker threads concurrently).
@@ -164,7 +165,8 @@ typedef struct alcm_codec {
                     size_t src_size);
 } alcm_codec;
 
-/** @return the built-in codec with this name ("zstd", "zlib", "store") or
+/** @return the built-in codec with this name ("rans", "zstd", "zlib",
+ *  "store") or
  *  NULL. The returned object is static and immutable. */
 ALCM_API const alcm_codec *alcm_codec_builtin(const char *name);
 
@@ -180,17 +182,22 @@ typedef struct {
 /* ---- writer ------------------------------------------------------------- */
 typedef struct {
   size_t sizeof_options;
-  const char *codec;       /* "zstd" (default), "zlib", "store", or extra */
+  const char *codec;       /* "auto" (default: per chunk the smallest of
+                              field split + rans, zstd, store), "rans",
+                              "zstd", "zlib", "store", or an extra codec */
   int level;               /* 0 = codec default */
   int level_set;           /* non-zero: level is meaningful even if 0 */
   uint32_t chunk_size;     /* raw bytes per chunk; 0 = 1 MiB */
   unsigned threads;        /* worker threads; 0 or 1 = encode inline */
   unsigned align_log2;     /* payload alignment; 0 = 6 (64 bytes) */
   int overwrite;           /* non-zero: replace an existing target */
-  int transform;           /* -1 auto (byte-group for multi-byte dtypes), or id */
+  int transform;           /* -1 auto (field split for bf16/f32, byte
+                              grouping for other multi-byte dtypes),
+                              0 identity, 1 byte grouping */
   alcm_allocator allocator;
   const alcm_codec *const *extra_codecs; /* caller codecs, ids 128..254 */
   size_t extra_codec_count;
+  int no_dedup;            /* non-zero: store identical chunks again */
 } alcm_write_options;
 
 /** Fill *opt with defaults and set sizeof_options. */

@@ -10,6 +10,7 @@ static const alcm_codec *const builtins[] = {
     &alcm_codec_store,
     &alcm_codec_zstd,
     &alcm_codec_zlib,
+    &alcm_codec_rans,
 };
 #define BUILTIN_COUNT (sizeof builtins / sizeof builtins[0])
 

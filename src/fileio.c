@@ -82,7 +82,7 @@ static char *tmp_template(const alcm_mem *m, const char *path, size_t *len) {
 static int create_tmp(char *tmp, size_t len) {
   for (unsigned attempt = 0; attempt < TMP_ATTEMPTS; attempt++) {
     tmp_suffix(tmp + len - TMP_SUFFIX_LEN, attempt);
-    const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    const int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST) return fd;
   }
   return -1;
@@ -297,4 +297,12 @@ void alcm_infile_close(alcm_infile *f) {
   if (f->fd >= 0) close(f->fd);
   f->fd = -1;
   f->size = 0;
+}
+
+/* The writer reads back what it wrote to prove a duplicate chunk equal
+ * before it shares a frame; the temp file is opened read-write for this. */
+alcm_status alcm_outfile_read(const alcm_outfile *f, uint64_t offset,
+                              void *dst, size_t n, alcm_msg *msg) {
+  const alcm_infile view = {.fd = f->fd, .size = f->offset};
+  return alcm_infile_read(&view, offset, dst, n, msg);
 }

@@ -119,10 +119,11 @@ bool alcm_tensor_name_valid(const uint8_t *s, size_t n);
 bool alcm_path_valid(const uint8_t *s, size_t n);
 
 /* ---- codecs (codec.c registry; codec_store.c, codec_zstd.c,
- *      codec_zlib.c one each) ------------------------------------------ */
+ *      codec_zlib.c, codec_rans.c one each) ---------------------------- */
 extern const alcm_codec alcm_codec_store;
 extern const alcm_codec alcm_codec_zstd;
 extern const alcm_codec alcm_codec_zlib;
+extern const alcm_codec alcm_codec_rans;
 typedef struct {
   const alcm_codec *const *extra;
   size_t extra_count;
@@ -181,6 +182,10 @@ alcm_status alcm_outfile_open(alcm_outfile *f, const alcm_mem *m,
                               const char *path, int overwrite, alcm_msg *msg);
 alcm_status alcm_outfile_write(alcm_outfile *f, const void *data, size_t n,
                                alcm_msg *msg);
+/* Read back n bytes written earlier at offset (ERR_TRUNCATED past the
+ * bytes written so far). */
+alcm_status alcm_outfile_read(const alcm_outfile *f, uint64_t offset,
+                              void *dst, size_t n, alcm_msg *msg);
 /* Write zero bytes until offset is a multiple of align. */
 alcm_status alcm_outfile_pad(alcm_outfile *f, uint64_t align, alcm_msg *msg);
 alcm_status alcm_outfile_commit(alcm_outfile *f, const alcm_mem *m,
@@ -207,6 +212,44 @@ alcm_status alcm_pool_create(alcm_pool **p, const alcm_mem *m,
 void alcm_pool_run(alcm_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
                    void *ctx);
 void alcm_pool_destroy(alcm_pool *p, const alcm_mem *m);
+
+/* ---- chunk planner (encode.c) ------------------------------------------
+ * Decides, per chunk, the transform and codec, and encodes it. With
+ * codec NULL ("auto", the default) it keeps the smallest of: the field
+ * split / byte grouping + the rans entropy coder, zstd on the raw bytes
+ * (tried when a sample says it may win: repeats that order-0 coding
+ * cannot see), and the raw bytes stored. Deterministic: the result
+ * depends only on the bytes, the dtype and the policy. */
+typedef struct {
+  const alcm_codec *codec; /* NULL = auto */
+  int level;               /* for codec, or for zstd in auto mode */
+  int transform;           /* -1 auto, ALCM_TRANSFORM_IDENTITY, _BYTE_GROUP */
+} alcm_encode_policy;
+typedef struct {
+  uint8_t *tmp;  /* chunk_size bytes: transform output */
+  uint8_t *out;  /* alcm_encode_bound() bytes */
+  uint8_t *out2; /* alcm_encode_bound() bytes (auto mode) */
+} alcm_encode_buffers;
+size_t alcm_encode_bound(const alcm_encode_policy *p, size_t chunk_size);
+/* dtype 0 for blobs. Fills f (kind CHUNK) and *payload (points into b or
+ * to raw). Safe to call concurrently with distinct buffers. */
+void alcm_encode_chunk(const alcm_encode_policy *p, unsigned dtype,
+                       const uint8_t *raw, size_t n,
+                       const alcm_encode_buffers *b, alcm_frame *f,
+                       const uint8_t **payload);
+
+/* ---- duplicate chunks (dedup.c) ----------------------------------------
+ * The frames written so far, found by raw hash, so an identical chunk can
+ * share a frame (after a byte-wise check by the writer). */
+typedef struct alcm_dedup alcm_dedup;
+alcm_status alcm_dedup_create(alcm_dedup **d, const alcm_mem *m);
+void alcm_dedup_free(alcm_dedup *d, const alcm_mem *m);
+alcm_status alcm_dedup_add(alcm_dedup *d, const alcm_mem *m,
+                           uint64_t frame_offset, const alcm_frame *f);
+/* Frames whose raw hash is raw_hash: start with *cursor = 0, call until
+ * it returns false. */
+bool alcm_dedup_next(const alcm_dedup *d, uint64_t raw_hash, size_t *cursor,
+                     uint64_t *frame_offset, alcm_frame *f);
 
 /* ---- index (index.c, spec "Index") --------------------------------------
  * The decoded index: arrays owned by the reader's allocator. */

@@ -253,11 +253,19 @@ static alcm_status chunk_frame(alcm_reader *r, const alcm_entry *e, uint32_t j,
                      (unsigned)j, off, f->codec);
   const size_t es = e->kind == ALCM_ENTRY_TENSOR ? alcm_dtype_size((int)e->dtype)
                                                  : 1;
-  if (f->transform == ALCM_TRANSFORM_BYTE_GROUP && f->elem_size != es)
+  /* A transform works on whole elements of the entry's dtype; blobs have
+   * none (es 1 forces identity); the field splits belong to their dtype
+   * (spec "Transforms"). */
+  const bool split_ok =
+      (f->transform != ALCM_TRANSFORM_SPLIT_BF16 || e->dtype == ALCM_DTYPE_BF16) &&
+      (f->transform != ALCM_TRANSFORM_SPLIT_F32 || e->dtype == ALCM_DTYPE_F32);
+  if ((f->transform != ALCM_TRANSFORM_IDENTITY && f->elem_size != es) ||
+      !split_ok)
     return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
-                     "entry '%s': chunk %u at offset %llu: byte grouping by %u "
-                     "for elements of %zu bytes",
-                     e->name, (unsigned)j, off, f->elem_size, es);
+                     "entry '%s': chunk %u at offset %llu: transform %u over "
+                     "%u-byte elements for elements of %zu bytes",
+                     e->name, (unsigned)j, off, f->transform, f->elem_size,
+                     es);
   return ALCM_OK;
 }
 

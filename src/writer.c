@@ -16,8 +16,7 @@
 typedef struct {
   const uint8_t *raw;   /* chunk bytes in the batch buffer */
   size_t raw_size;
-  uint8_t *tmp;         /* transform output, chunk_size bytes */
-  uint8_t *out;         /* codec output, bound(chunk_size) bytes */
+  alcm_encode_buffers buf;
   const uint8_t *payload;
   alcm_frame frame;
 } slot;
@@ -27,11 +26,12 @@ struct alcm_writer {
   alcm_msg msg;
   alcm_status init_error;
   alcm_codec_set codecs;
-  const alcm_codec *codec;
-  int level;
+  alcm_encode_policy policy;
+  alcm_dedup *dedup;    /* NULL when disabled */
+  bool no_dedup;
   uint32_t chunk_size;
   unsigned threads, align_log2;
-  int overwrite, transform;
+  int overwrite;
 
   alcm_outfile out;
   alcm_pool *pool;
@@ -72,15 +72,19 @@ static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
   w->codecs.extra_count = o->extra_codec_count;
   alcm_status st = alcm_codec_set_check(&w->codecs, &w->msg);
   if (st) return st;
-  const char *name = o->codec ? o->codec : "zstd";
-  if (!(w->codec = alcm_codec_by_name(&w->codecs, name)))
+  const char *name = o->codec ? o->codec : "auto";
+  const bool is_auto = strcmp(name, "auto") == 0;
+  w->policy.codec = is_auto ? NULL : alcm_codec_by_name(&w->codecs, name);
+  if (!is_auto && !w->policy.codec)
     return alcm_fail(&w->msg, ALCM_ERR_CODEC_UNKNOWN, "codec '%s'", name);
-  w->level = (o->level_set || o->level != 0) ? o->level
-                                             : w->codec->level_default;
-  if (w->level < w->codec->level_min || w->level > w->codec->level_max)
+  /* In auto mode the level is zstd's, for chunks where zstd wins. */
+  const alcm_codec *const lc = is_auto ? &alcm_codec_zstd : w->policy.codec;
+  w->policy.level = (o->level_set || o->level != 0) ? o->level
+                                                    : lc->level_default;
+  if (w->policy.level < lc->level_min || w->policy.level > lc->level_max)
     return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
-                     "level %d outside %d..%d for codec '%s'", w->level,
-                     w->codec->level_min, w->codec->level_max, w->codec->name);
+                     "level %d outside %d..%d for codec '%s'",
+                     w->policy.level, lc->level_min, lc->level_max, lc->name);
   w->chunk_size = o->chunk_size ? o->chunk_size : DEFAULT_CHUNK_SIZE;
   if (w->chunk_size < ALCM_CHUNK_SIZE_MIN ||
       w->chunk_size > ALCM_CHUNK_SIZE_MAX || w->chunk_size % 8 != 0)
@@ -97,10 +101,14 @@ static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
       w->align_log2 > ALCM_ALIGN_LOG2_MAX)
     return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "align_log2 %u outside %u..%u",
                      w->align_log2, ALCM_ALIGN_LOG2_MIN, ALCM_ALIGN_LOG2_MAX);
-  w->transform = o->transform;
-  if (w->transform < -1 || w->transform >= (int)ALCM_TRANSFORM_COUNT)
-    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT, "transform %d", w->transform);
+  w->policy.transform = o->transform;
+  if (w->policy.transform < -1 ||
+      w->policy.transform > (int)ALCM_TRANSFORM_BYTE_GROUP)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "transform %d (-1 auto, 0 identity, 1 byte grouping)",
+                     w->policy.transform);
   w->overwrite = o->overwrite;
+  w->no_dedup = o->no_dedup != 0;
   return ALCM_OK;
 }
 
@@ -137,17 +145,21 @@ alcm_writer *alcm_writer_create(const alcm_write_options *opt) {
 static alcm_status alloc_slots(alcm_writer *w) {
   w->slot_count = w->threads;
   const size_t cs = w->chunk_size;
-  const size_t bound = w->codec->bound(cs);
+  const size_t bound = alcm_encode_bound(&w->policy, cs);
   w->slots = alcm_mem_calloc(&w->mem, w->slot_count, sizeof *w->slots);
   w->batch = alcm_mem_calloc(&w->mem, w->slot_count, cs);
-  if (!w->slots || !w->batch || bound == 0)
+  if (!w->slots || !w->batch)
     return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
   for (unsigned i = 0; i < w->slot_count; i++) {
-    w->slots[i].tmp = alcm_mem_alloc(&w->mem, cs);
-    w->slots[i].out = alcm_mem_alloc(&w->mem, bound);
-    if (!w->slots[i].tmp || !w->slots[i].out)
+    alcm_encode_buffers *b = &w->slots[i].buf;
+    b->tmp = alcm_mem_alloc(&w->mem, cs);
+    b->out = alcm_mem_alloc(&w->mem, bound);
+    b->out2 = w->policy.codec ? NULL : alcm_mem_alloc(&w->mem, bound);
+    if (!b->tmp || !b->out || (!w->policy.codec && !b->out2))
       return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
   }
+  if (!w->no_dedup && alcm_dedup_create(&w->dedup, &w->mem))
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "dedup table");
   return ALCM_OK;
 }
 
@@ -331,55 +343,15 @@ alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name) {
 
 typedef struct {
   alcm_writer *w;
-  unsigned elem_size; /* > 1: byte-group the chunk first */
+  unsigned dtype; /* 0 for blobs */
 } batch_job;
 
 /* Encode one chunk; runs on a worker thread and touches only its slot. */
 static void encode_slot(void *ctx, size_t i) {
   const batch_job *job = ctx;
-  const alcm_writer *w = job->w;
-  slot *s = &w->slots[i];
-  alcm_frame *f = &s->frame;
-  memset(f, 0, sizeof *f);
-  f->kind = ALCM_FRAME_KIND_CHUNK;
-  f->raw_size = s->raw_size;
-  f->raw_hash = alcm_hash64(s->raw, s->raw_size);
-  const uint8_t *src = s->raw;
-  f->transform = ALCM_TRANSFORM_IDENTITY;
-  f->elem_size = 1;
-  if (job->elem_size > 1) {
-    alcm_transform_forward(ALCM_TRANSFORM_BYTE_GROUP, job->elem_size, s->tmp,
-                           s->raw, s->raw_size);
-    src = s->tmp;
-    f->transform = ALCM_TRANSFORM_BYTE_GROUP;
-    f->elem_size = job->elem_size;
-  }
-  size_t n = 0;
-  if (w->codec->id != ALCM_CODEC_ID_STORE && s->raw_size > 0)
-    n = w->codec->compress(s->out, w->codec->bound(w->chunk_size), src,
-                           s->raw_size, w->level);
-  if (n > 0 && n < s->raw_size) {
-    f->codec = w->codec->id;
-    s->payload = s->out;
-  } else {
-    /* The codec does not pay: store the original bytes untransformed so the
-     * payload can be memory-mapped as the tensor itself. */
-    f->codec = ALCM_CODEC_ID_STORE;
-    f->transform = ALCM_TRANSFORM_IDENTITY;
-    f->elem_size = 1;
-    n = s->raw_size;
-    s->payload = s->raw;
-  }
-  f->stored_size = n;
-  f->stored_hash = alcm_hash64(s->payload, n);
-}
-
-static unsigned chunk_elem_size(const alcm_writer *w, const alcm_entry *e) {
-  if (e->kind != ALCM_ENTRY_TENSOR || w->codec->id == ALCM_CODEC_ID_STORE)
-    return 1;
-  const size_t es = alcm_dtype_size((int)e->dtype);
-  if (w->transform == (int)ALCM_TRANSFORM_IDENTITY || es == 1) return 1;
-  return (unsigned)es;
+  slot *s = &job->w->slots[i];
+  alcm_encode_chunk(&job->w->policy, job->dtype, s->raw, s->raw_size, &s->buf,
+                    &s->frame, &s->payload);
 }
 
 static alcm_status add_chunk_ref(alcm_writer *w, alcm_entry *e, uint64_t off,
@@ -423,6 +395,49 @@ static alcm_status write_frame(alcm_writer *w, const slot *s, uint64_t *off) {
                             &w->msg);
 }
 
+/* A frame written earlier with the same encoding and payload bytes holds
+ * the same raw bytes (decoding is a function of them): share it. The
+ * payload is read back from the file and compared byte-wise, so a hash
+ * collision can never merge different chunks. */
+static alcm_status find_duplicate(alcm_writer *w, slot *s, bool *found,
+                                  uint64_t *off) {
+  *found = false;
+  if (!w->dedup) return ALCM_OK;
+  size_t cursor = 0;
+  alcm_frame f;
+  while (alcm_dedup_next(w->dedup, s->frame.raw_hash, &cursor, off, &f)) {
+    if (f.transform != s->frame.transform || f.codec != s->frame.codec ||
+        f.elem_size != s->frame.elem_size ||
+        f.raw_size != s->frame.raw_size ||
+        f.stored_size != s->frame.stored_size ||
+        f.stored_hash != s->frame.stored_hash)
+      continue;
+    /* tmp is free once the chunk is encoded; stored <= raw <= chunk size */
+    alcm_status st = alcm_outfile_read(&w->out, *off + ALCM_FRAME_HEADER_SIZE,
+                                       s->buf.tmp, (size_t)f.stored_size,
+                                       &w->msg);
+    if (st) return st;
+    if (memcmp(s->buf.tmp, s->payload, (size_t)f.stored_size) == 0) {
+      *found = true;
+      return ALCM_OK;
+    }
+  }
+  return ALCM_OK;
+}
+
+static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
+  bool dup;
+  uint64_t off = 0;
+  alcm_status st = find_duplicate(w, s, &dup, &off);
+  if (!st && !dup) {
+    st = write_frame(w, s, &off);
+    if (!st && w->dedup && alcm_dedup_add(w->dedup, &w->mem, off, &s->frame))
+      st = alcm_fail(&w->msg, ALCM_ERR_NOMEM, "dedup table");
+  }
+  if (!st) st = add_chunk_ref(w, e, off, s->frame.stored_size);
+  return st;
+}
+
 /* Encode the chunks in the batch buffer and append their frames in order. */
 static alcm_status flush_batch(alcm_writer *w) {
   if (w->batch_fill == 0) return ALCM_OK;
@@ -433,12 +448,10 @@ static alcm_status flush_batch(alcm_writer *w) {
     w->slots[i].raw = w->batch + i * cs;
     w->slots[i].raw_size = i + 1 < n ? cs : w->batch_fill - i * cs;
   }
-  batch_job job = {w, chunk_elem_size(w, e)};
+  batch_job job = {w, e->kind == ALCM_ENTRY_TENSOR ? e->dtype : 0};
   alcm_pool_run(w->pool, n, encode_slot, &job);
   for (size_t i = 0; i < n; i++) {
-    uint64_t off = 0;
-    alcm_status st = write_frame(w, &w->slots[i], &off);
-    if (!st) st = add_chunk_ref(w, e, off, w->slots[i].frame.stored_size);
+    const alcm_status st = emit_slot(w, e, &w->slots[i]);
     if (st) {
       w->failed = true;
       return st;
@@ -674,9 +687,11 @@ void alcm_writer_close(alcm_writer *w) {
   if (w->content) alcm_hash128_free(&mem, w->content);
   if (w->slots)
     for (unsigned i = 0; i < w->slot_count; i++) {
-      alcm_mem_free(&mem, w->slots[i].tmp);
-      alcm_mem_free(&mem, w->slots[i].out);
+      alcm_mem_free(&mem, w->slots[i].buf.tmp);
+      alcm_mem_free(&mem, w->slots[i].buf.out);
+      alcm_mem_free(&mem, w->slots[i].buf.out2);
     }
+  alcm_dedup_free(w->dedup, &mem);
   alcm_mem_free(&mem, w->slots);
   alcm_mem_free(&mem, w->batch);
   alcm_mem_free(&mem, w->name_table);

@@ -1,0 +1,635 @@
+/*
+ * alcm_bench.c - ALCM against zstd and zlib on safetensors files, plus the
+ * order-0 entropy limits of the same bytes. One JSON object per line on
+ * stdout per file and method; progress and errors on stderr.
+ *
+ *   alcm-bench [-r REPS] [-d SCRATCH_DIR] [-m METHODS] FILE.safetensors...
+ *
+ * Methods (-m, comma-separated; default all):
+ *   alcm     the library's defaults, 1 thread: alcm_import_safetensors into
+ *            a writer whose archive lives in SCRATCH_DIR (default /dev/shm,
+ *            so disk speed does not count), then every entry read back with
+ *            alcm_reader_read into memory. The round trip is checked byte
+ *            for byte against the input, and the archive's source record
+ *            must rebuild the input file exactly; any difference is fatal.
+ *   alcm2    the same with 2 writer threads (the reader has no threads);
+ *            the archive must be byte-identical to the 1-thread one.
+ *   zstd1, zstd3, zstd19, zlib6
+ *            ZSTD_compressCCtx / compress2 on the whole file in memory.
+ *   limits   order-0 entropy limits, tables free, header bytes stored raw:
+ *            per byte plane, per field (sign/exponent/mantissa) and of
+ *            16-bit symbols, each stream coded on its own per tensor.
+ *
+ * Timing: single thread (except alcm2), best of REPS (default 3) wall-clock
+ * runs on CLOCK_MONOTONIC; cpu_s is the least process CPU time
+ * (CLOCK_PROCESS_CPUTIME_ID) of the compress runs, all threads counted.
+ * zstd -19 runs once: at ~3 MB/s best-of-3 would triple the whole
+ * benchmark's time for a figure nobody disputes. Output buffers are
+ * allocated and touched before the clock starts.
+ *
+ * ratio = file bytes / compressed bytes; MB/s = 1e6 file bytes per second;
+ * caq = ratio / (cpu_s + 1) (DESIGN.md: CAQ with the encoding CPU time).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "alcm.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("alcm-bench: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(1);
+}
+
+static void *xmalloc(size_t n) {
+  void *const p = malloc(n ? n : 1);
+  if (!p) die("out of memory (%zu bytes)", n);
+  /* Touch every page now so that page faults do not land in a timing. */
+  memset(p, 0, n);
+  return p;
+}
+
+static double clock_s(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+  double wall, cpu;
+} stamp;
+
+static stamp now(void) {
+  const stamp s = {clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
+  return s;
+}
+
+/* Keep the least wall time and the least CPU time seen over the runs. */
+static void keep_best(stamp *best, stamp start) {
+  const stamp end = now();
+  const double wall = end.wall - start.wall, cpu = end.cpu - start.cpu;
+  if (wall < best->wall) best->wall = wall;
+  if (cpu < best->cpu) best->cpu = cpu;
+}
+
+static const stamp NOT_RUN = {HUGE_VAL, HUGE_VAL};
+
+static uint8_t *read_file(const char *path, size_t *size) {
+  FILE *const f = fopen(path, "rb");
+  if (!f) die("%s: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || st.st_size < 0)
+    die("%s: cannot stat", path);
+  *size = (size_t)st.st_size;
+  uint8_t *const buf = xmalloc(*size);
+  if (fread(buf, 1, *size, f) != *size) die("%s: short read", path);
+  fclose(f);
+  return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t size) {
+  FILE *const f = fopen(path, "wb");
+  if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+    die("%s: cannot write: %s", path, strerror(errno));
+}
+
+static uint64_t file_size(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) die("%s: %s", path, strerror(errno));
+  return (uint64_t)st.st_size;
+}
+
+/* ---- the input: a safetensors file in memory ---------------------------- */
+
+typedef struct {
+  const char *name; /* owned by the JSON header */
+  int dtype;
+  size_t esize;
+  size_t begin, end; /* absolute file offsets */
+} tensor;
+
+typedef struct {
+  const char *path, *label, *dtype; /* dtype: the one with most bytes */
+  uint8_t *data;
+  size_t size, head; /* head: 8 + JSON header bytes */
+  tensor *t;
+  size_t count;
+  json_t *json;
+} input;
+
+/* Our own corpus, but still checked: a wrong offset here would make the
+ * round-trip comparison meaningless. */
+static void parse_tensor(input *in, const char *key, json_t *v, tensor *t) {
+  const char *dt = json_string_value(json_object_get(v, "dtype"));
+  const json_t *off = json_object_get(v, "data_offsets");
+  t->name = key;
+  t->dtype = dt ? alcm_dtype_from_name(dt) : 0;
+  t->esize = alcm_dtype_size(t->dtype);
+  if (!t->esize || json_array_size(off) != 2)
+    die("%s: tensor '%s': bad dtype or data_offsets", in->path, key);
+  const json_int_t b = json_integer_value(json_array_get(off, 0));
+  const json_int_t e = json_integer_value(json_array_get(off, 1));
+  if (b < 0 || e < b || (uint64_t)e > in->size - in->head ||
+      (size_t)(e - b) % t->esize != 0)
+    die("%s: tensor '%s': data_offsets [%lld, %lld] out of range", in->path,
+        key, (long long)b, (long long)e);
+  t->begin = in->head + (size_t)b;
+  t->end = in->head + (size_t)e;
+}
+
+static const char *main_dtype(const input *in) {
+  size_t bytes[ALCM_DTYPE_MAX + 1] = {0};
+  int best = 0;
+  for (size_t i = 0; i < in->count; i++) {
+    const int d = in->t[i].dtype;
+    bytes[d] += in->t[i].end - in->t[i].begin;
+    if (!best || bytes[d] > bytes[best]) best = d;
+  }
+  return best ? alcm_dtype_name(best) : "none";
+}
+
+/* "dir/name" from the last two components of the path. */
+static const char *make_label(const char *path) {
+  const char *p = path + strlen(path), *cut = path;
+  int slashes = 0;
+  while (p > path)
+    if (*--p == '/' && ++slashes == 2) {
+      cut = p + 1;
+      break;
+    }
+  return cut;
+}
+
+static void load_input(input *in, const char *path) {
+  memset(in, 0, sizeof *in);
+  in->path = path;
+  in->label = make_label(path);
+  in->data = read_file(path, &in->size);
+  if (in->size < 8) die("%s: too short for safetensors", path);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = n << 8 | in->data[i];
+  if (n > in->size - 8) die("%s: header length %llu too large", path,
+                            (unsigned long long)n);
+  in->head = 8 + (size_t)n;
+  json_error_t err;
+  in->json = json_loadb((const char *)in->data + 8, (size_t)n, 0, &err);
+  if (!json_is_object(in->json)) die("%s: header: %s", path, err.text);
+  in->t = xmalloc(json_object_size(in->json) * sizeof *in->t);
+  const char *key;
+  json_t *v;
+  json_object_foreach(in->json, key, v) {
+    if (strcmp(key, "__metadata__") != 0)
+      parse_tensor(in, key, v, &in->t[in->count++]);
+  }
+  in->dtype = main_dtype(in);
+}
+
+static void free_input(input *in) {
+  json_decref(in->json);
+  free(in->t);
+  free(in->data);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+typedef struct {
+  const char *method;
+  double compressed;  /* bytes (fractional for limits) */
+  stamp comp, decomp; /* NOT_RUN for limits */
+  int runs;
+  int identical; /* alcm2: archive equals the 1-thread one (-1: n/a) */
+} result;
+
+static json_t *num_or_null(double v) {
+  return isfinite(v) ? json_real(v) : json_null();
+}
+
+static void emit(const input *in, const result *r) {
+  const double mb = (double)in->size / 1e6;
+  const double ratio = (double)in->size / r->compressed;
+  const int timed = isfinite(r->comp.wall);
+  json_t *const o = json_object();
+  json_object_set_new(o, "file", json_string(in->label));
+  json_object_set_new(o, "dtype", json_string(in->dtype));
+  json_object_set_new(o, "method", json_string(r->method));
+  json_object_set_new(o, "ratio", json_real(ratio));
+  json_object_set_new(o, "compress_MBps",
+                      num_or_null(timed ? mb / r->comp.wall : NAN));
+  json_object_set_new(o, "decompress_MBps",
+                      num_or_null(timed ? mb / r->decomp.wall : NAN));
+  json_object_set_new(o, "cpu_s", num_or_null(timed ? r->comp.cpu : NAN));
+  json_object_set_new(o, "caq",
+                      num_or_null(timed ? ratio / (r->comp.cpu + 1) : NAN));
+  json_object_set_new(o, "bytes", json_integer((json_int_t)in->size));
+  json_object_set_new(o, "compressed_bytes", json_real(r->compressed));
+  json_object_set_new(o, "compress_s", num_or_null(r->comp.wall));
+  json_object_set_new(o, "decompress_s", num_or_null(r->decomp.wall));
+  json_object_set_new(o, "runs", json_integer(r->runs));
+  if (r->identical >= 0)
+    json_object_set_new(o, "identical_to_1_thread", json_boolean(r->identical));
+  char *const s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(8));
+  if (!s) die("out of memory");
+  puts(s);
+  fflush(stdout);
+  free(s);
+  json_decref(o);
+}
+
+/* ---- ALCM --------------------------------------------------------------- */
+
+static void pack(const char *src, const char *dst, const char *name,
+                 unsigned threads) {
+  alcm_write_options o;
+  alcm_write_options_init(&o); /* the library's defaults, whatever they are */
+  o.threads = threads;
+  o.overwrite = 1;
+  alcm_writer *const w = alcm_writer_create(&o);
+  if (!w) die("alcm_writer_create: out of memory");
+  alcm_status s = alcm_writer_open(w, dst);
+  if (s == ALCM_OK) s = alcm_import_safetensors(w, src, name);
+  if (s == ALCM_OK) s = alcm_writer_finish(w);
+  if (s != ALCM_OK)
+    die("pack %s (%u threads): %s: %s", src, threads, alcm_error_name(s),
+        alcm_writer_message(w));
+  alcm_writer_close(w);
+}
+
+static alcm_reader *open_archive(const char *path) {
+  alcm_reader *const r = alcm_reader_create(NULL);
+  if (!r) die("alcm_reader_create: out of memory");
+  const alcm_status s = alcm_reader_open(r, path);
+  if (s != ALCM_OK)
+    die("open %s: %s: %s", path, alcm_error_name(s), alcm_reader_message(r));
+  return r;
+}
+
+/* Decode every entry into out (entries one after the other). */
+static void unpack(const char *path, uint8_t *out, size_t cap) {
+  alcm_reader *const r = open_archive(path);
+  const size_t n = alcm_reader_entry_count(r);
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    alcm_entry_info e;
+    alcm_status s = alcm_reader_entry(r, i, &e);
+    if (s == ALCM_OK && e.raw_size > cap - at) s = ALCM_ERR_SIZE;
+    if (s == ALCM_OK) s = alcm_reader_read(r, i, out + at, cap - at);
+    if (s != ALCM_OK)
+      die("read %s entry %zu: %s: %s", path, i, alcm_error_name(s),
+          alcm_reader_message(r));
+    at += (size_t)e.raw_size;
+  }
+  alcm_reader_close(r);
+}
+
+static const tensor *find_tensor(const input *in, const char *name) {
+  for (size_t i = 0; i < in->count; i++)
+    if (strcmp(in->t[i].name, name) == 0) return &in->t[i];
+  return NULL;
+}
+
+/* The decoded entries must be the input's tensors, byte for byte, and the
+ * archive must rebuild the input file exactly. */
+static void verify(const input *in, const char *archive, const uint8_t *out,
+                   const char *rebuilt) {
+  alcm_reader *const r = open_archive(archive);
+  const size_t n = alcm_reader_entry_count(r);
+  if (n != in->count)
+    die("%s: archive has %zu entries, the file %zu tensors", in->path, n,
+        in->count);
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    alcm_entry_info e;
+    if (alcm_reader_entry(r, i, &e) != ALCM_OK) die("%s: entry %zu", archive, i);
+    const tensor *const t = find_tensor(in, e.name);
+    if (!t) die("%s: entry '%s' is not in the input", in->path, e.name);
+    const size_t len = t->end - t->begin;
+    if (e.raw_size != len || memcmp(out + at, in->data + t->begin, len) != 0)
+      die("ROUND TRIP MISMATCH: %s: tensor '%s'", in->path, e.name);
+    at += len;
+  }
+  const alcm_status s = alcm_export_source(r, 0, rebuilt, 1);
+  if (s != ALCM_OK)
+    die("%s: export: %s: %s", archive, alcm_error_name(s),
+        alcm_reader_message(r));
+  alcm_reader_close(r);
+  size_t size;
+  uint8_t *const back = read_file(rebuilt, &size);
+  if (size != in->size || memcmp(back, in->data, size) != 0)
+    die("ROUND TRIP MISMATCH: %s: the rebuilt file differs", in->path);
+  free(back);
+  unlink(rebuilt);
+}
+
+static int same_file(const char *a, const char *b) {
+  size_t na, nb;
+  uint8_t *const x = read_file(a, &na), *const y = read_file(b, &nb);
+  const int same = na == nb && memcmp(x, y, na) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
+typedef struct {
+  const char *dir;
+  int reps;
+} config;
+
+static void scratch_path(char *buf, size_t cap, const config *c,
+                         const char *what) {
+  const int n = snprintf(buf, cap, "%s/alcm-bench-%ld-%s", c->dir,
+                         (long)getpid(), what);
+  if (n < 0 || (size_t)n >= cap) die("scratch path too long");
+}
+
+static result bench_alcm(const input *in, const config *c, unsigned threads) {
+  char src[512], dst[512], ref[512], rebuilt[512];
+  scratch_path(src, sizeof src, c, "in.safetensors");
+  scratch_path(dst, sizeof dst, c, threads == 1 ? "1.alcm" : "n.alcm");
+  scratch_path(ref, sizeof ref, c, "1.alcm");
+  scratch_path(rebuilt, sizeof rebuilt, c, "rebuilt.safetensors");
+  /* The importer reads a path: give it a copy in memory-backed storage. */
+  write_file(src, in->data, in->size);
+  const size_t cap = in->size - in->head;
+  uint8_t *const out = xmalloc(cap);
+  result r = {threads == 1 ? "alcm" : "alcm-2t", 0, NOT_RUN, NOT_RUN, c->reps,
+              -1};
+  for (int i = 0; i < c->reps; i++) {
+    stamp t = now();
+    pack(src, dst, make_label(in->path), threads);
+    keep_best(&r.comp, t);
+    t = now();
+    unpack(dst, out, cap);
+    keep_best(&r.decomp, t);
+  }
+  r.compressed = (double)file_size(dst);
+  verify(in, dst, out, rebuilt);
+  if (threads != 1) {
+    r.identical = access(ref, F_OK) == 0 ? same_file(ref, dst) : -1;
+    unlink(dst);
+  }
+  unlink(src);
+  free(out);
+  return r;
+}
+
+static void remove_scratch(const config *c) {
+  char p[512];
+  scratch_path(p, sizeof p, c, "1.alcm");
+  unlink(p);
+}
+
+/* ---- zstd and zlib ------------------------------------------------------ */
+
+static result bench_zstd(const input *in, const config *c, int level,
+                         const char *method) {
+  const size_t cap = ZSTD_compressBound(in->size);
+  uint8_t *const z = xmalloc(cap), *const back = xmalloc(in->size);
+  ZSTD_CCtx *const cc = ZSTD_createCCtx();
+  ZSTD_DCtx *const dc = ZSTD_createDCtx();
+  if (!cc || !dc) die("zstd: out of memory");
+  const int reps = level >= 19 ? 1 : c->reps;
+  result r = {method, 0, NOT_RUN, NOT_RUN, reps, -1};
+  size_t zn = 0;
+  for (int i = 0; i < reps; i++) {
+    const stamp t = now();
+    zn = ZSTD_compressCCtx(cc, z, cap, in->data, in->size, level);
+    keep_best(&r.comp, t);
+    if (ZSTD_isError(zn)) die("%s: ZSTD_compress: %s", in->path,
+                              ZSTD_getErrorName(zn));
+  }
+  for (int i = 0; i < c->reps; i++) {
+    const stamp t = now();
+    const size_t bn = ZSTD_decompressDCtx(dc, back, in->size, z, zn);
+    keep_best(&r.decomp, t);
+    if (bn != in->size || memcmp(back, in->data, in->size) != 0)
+      die("ROUND TRIP MISMATCH: %s: zstd -%d", in->path, level);
+  }
+  r.compressed = (double)zn;
+  ZSTD_freeCCtx(cc);
+  ZSTD_freeDCtx(dc);
+  free(z);
+  free(back);
+  return r;
+}
+
+static result bench_zlib(const input *in, const config *c, int level,
+                         const char *method) {
+  if ((uLong)in->size != in->size) die("%s: too large for zlib", in->path);
+  const uLong cap = compressBound((uLong)in->size);
+  uint8_t *const z = xmalloc(cap), *const back = xmalloc(in->size);
+  result r = {method, 0, NOT_RUN, NOT_RUN, c->reps, -1};
+  uLongf zn = 0;
+  for (int i = 0; i < c->reps; i++) {
+    zn = cap;
+    const stamp t = now();
+    const int e = compress2(z, &zn, in->data, (uLong)in->size, level);
+    keep_best(&r.comp, t);
+    if (e != Z_OK) die("%s: compress2: %d", in->path, e);
+  }
+  for (int i = 0; i < c->reps; i++) {
+    uLongf bn = (uLongf)in->size;
+    const stamp t = now();
+    const int e = uncompress(back, &bn, z, zn);
+    keep_best(&r.decomp, t);
+    if (e != Z_OK || bn != in->size || memcmp(back, in->data, in->size) != 0)
+      die("ROUND TRIP MISMATCH: %s: zlib -%d", in->path, level);
+  }
+  r.compressed = (double)zn;
+  free(z);
+  free(back);
+  return r;
+}
+
+/* ---- order-0 limits ------------------------------------------------------ */
+
+/* A symbol stream of one tensor: element i gives symbol
+ * (element >> shift) & mask, where element is the little-endian value of
+ * the i-th esize-byte element. */
+typedef struct {
+  unsigned shift;
+  uint32_t mask;
+} field;
+
+enum { MAX_FIELDS = 8, HIST_SIZE = 1u << 16 };
+
+typedef struct {
+  field f[MAX_FIELDS];
+  unsigned n;
+} split;
+
+static void add_field(split *s, unsigned shift, unsigned bits) {
+  s->f[s->n].shift = shift;
+  s->f[s->n].mask = bits >= 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  s->n++;
+}
+
+static split byte_planes(size_t esize) {
+  split s = {{{0, 0}}, 0};
+  for (unsigned b = 0; b < esize && b < MAX_FIELDS; b++) add_field(&s, 8 * b, 8);
+  return s;
+}
+
+/* Sign, exponent, mantissa. Fields up to 16 bits are one symbol each; the
+ * 23-bit F32 mantissa cannot be histogrammed usefully per tensor, so it is
+ * coded as its three byte planes (bits 0-7, 8-15, 16-22). */
+static split field_split(int dtype) {
+  split s = {{{0, 0}}, 0};
+  switch (dtype) {
+  case ALCM_DTYPE_BF16:
+    add_field(&s, 15, 1), add_field(&s, 7, 8), add_field(&s, 0, 7);
+    return s;
+  case ALCM_DTYPE_F16:
+    add_field(&s, 15, 1), add_field(&s, 10, 5), add_field(&s, 0, 10);
+    return s;
+  case ALCM_DTYPE_F32:
+    add_field(&s, 31, 1), add_field(&s, 23, 8);
+    add_field(&s, 16, 7), add_field(&s, 8, 8), add_field(&s, 0, 8);
+    return s;
+  default: /* integers, F64, ...: byte planes */
+    return byte_planes(alcm_dtype_size(dtype));
+  }
+}
+
+/* 16-bit symbols: the whole element for 2-byte dtypes; for 4-byte ones the
+ * upper half (sign, exponent, top mantissa bits jointly) plus the lower two
+ * bytes as byte planes. A 65536-entry free table over the lower half, which
+ * is noise, would only count the tensor's own samples back (a tensor of n
+ * elements never needs more than log2(n) bits a symbol), not a real limit.
+ * Byte planes for other sizes. */
+static split sym16_split(int dtype) {
+  const size_t es = alcm_dtype_size(dtype);
+  split s = {{{0, 0}}, 0};
+  if (es == 2) {
+    add_field(&s, 0, 16);
+  } else if (es == 4) {
+    add_field(&s, 16, 16), add_field(&s, 8, 8), add_field(&s, 0, 8);
+  } else {
+    s = byte_planes(es);
+  }
+  return s;
+}
+
+static uint32_t element(const uint8_t *p, size_t esize) {
+  uint32_t v = 0;
+  for (size_t b = esize < 4 ? esize : 4; b-- > 0;) v = v << 8 | p[b];
+  return v;
+}
+
+/* Bits to code n symbols at their own order-0 entropy. */
+static double entropy_bits(const uint32_t *hist, size_t nsym, size_t n) {
+  double bits = n ? (double)n * log2((double)n) : 0;
+  for (size_t i = 0; i < nsym; i++)
+    if (hist[i]) bits -= (double)hist[i] * log2((double)hist[i]);
+  return bits;
+}
+
+static double stream_bits(const tensor *t, const uint8_t *data, field f,
+                          uint32_t *hist) {
+  const size_t n = (t->end - t->begin) / t->esize;
+  const size_t nsym = (size_t)f.mask + 1;
+  memset(hist, 0, nsym * sizeof *hist);
+  const uint8_t *p = data + t->begin;
+  if (t->esize > 4) {
+    /* 8-byte elements only ever use byte planes: shift names the byte. */
+    for (size_t i = 0; i < n; i++, p += t->esize) hist[p[f.shift / 8]]++;
+  } else {
+    for (size_t i = 0; i < n; i++, p += t->esize)
+      hist[(element(p, t->esize) >> f.shift) & f.mask]++;
+  }
+  return entropy_bits(hist, nsym, n);
+}
+
+static result limit(const input *in, const char *method,
+                    split (*how)(int dtype), uint32_t *hist) {
+  double bits = 8.0 * (double)in->head;
+  for (size_t i = 0; i < in->count; i++) {
+    const tensor *const t = &in->t[i];
+    const split s = t->esize > 4 ? byte_planes(t->esize) : how(t->dtype);
+    for (unsigned k = 0; k < s.n; k++)
+      bits += stream_bits(t, in->data, s.f[k], hist);
+  }
+  const result r = {method, bits / 8, NOT_RUN, NOT_RUN, 0, -1};
+  return r;
+}
+
+static split byte_planes_of(int dtype) {
+  return byte_planes(alcm_dtype_size(dtype));
+}
+
+/* ---- driver -------------------------------------------------------------- */
+
+static int wanted(const char *list, const char *m) {
+  if (!list) return 1;
+  const size_t n = strlen(m);
+  for (const char *p = list; (p = strstr(p, m)) != NULL; p += n)
+    if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+  return 0;
+}
+
+static void bench_file(const char *path, const config *c, const char *methods,
+                       uint32_t *hist) {
+  input in;
+  load_input(&in, path);
+  fprintf(stderr, "alcm-bench: %s (%zu bytes, %zu tensors, %s)\n", in.label,
+          in.size, in.count, in.dtype);
+  result r;
+  if (wanted(methods, "alcm")) emit(&in, (r = bench_alcm(&in, c, 1), &r));
+  if (wanted(methods, "alcm2")) emit(&in, (r = bench_alcm(&in, c, 2), &r));
+  remove_scratch(c);
+  if (wanted(methods, "zstd1")) emit(&in, (r = bench_zstd(&in, c, 1, "zstd-1"), &r));
+  if (wanted(methods, "zstd3")) emit(&in, (r = bench_zstd(&in, c, 3, "zstd-3"), &r));
+  if (wanted(methods, "zstd19"))
+    emit(&in, (r = bench_zstd(&in, c, 19, "zstd-19"), &r));
+  if (wanted(methods, "zlib6")) emit(&in, (r = bench_zlib(&in, c, 6, "zlib-6"), &r));
+  if (wanted(methods, "limits")) {
+    emit(&in, (r = limit(&in, "limit-byteplane", byte_planes_of, hist), &r));
+    emit(&in, (r = limit(&in, "limit-field", field_split, hist), &r));
+    emit(&in, (r = limit(&in, "limit-sym16", sym16_split, hist), &r));
+  }
+  free_input(&in);
+}
+
+static void usage(void) {
+  fputs("usage: alcm-bench [-r REPS] [-d SCRATCH_DIR] [-m METHODS] "
+        "FILE.safetensors...\n"
+        "  METHODS: comma-separated subset of "
+        "alcm,alcm2,zstd1,zstd3,zstd19,zlib6,limits (default all)\n",
+        stderr);
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  config c = {"/dev/shm", 3};
+  const char *methods = NULL;
+  int opt;
+  while ((opt = getopt(argc, argv, "r:d:m:h")) != -1) {
+    switch (opt) {
+    case 'r': c.reps = atoi(optarg); break;
+    case 'd': c.dir = optarg; break;
+    case 'm': methods = optarg; break;
+    default: usage();
+    }
+  }
+  if (optind >= argc || c.reps < 1 || c.reps > 100) usage();
+  uint32_t *const hist = xmalloc(HIST_SIZE * sizeof *hist);
+  for (int i = optind; i < argc; i++) bench_file(argv[i], &c, methods, hist);
+  free(hist);
+  return 0;
+}

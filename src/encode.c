@@ -1,0 +1,115 @@
+/*
+ * encode.c - the chunk planner: which transform and codec each chunk gets,
+ * and the encoding itself (spec "Transforms", "Codecs").
+ *
+ * Auto mode (the default) follows what real weights look like: the
+ * exponent of bf16/f32 carries ~2.6 bits in 8 and the mantissa bytes are
+ * near-random, so a field split + an order-0 coder (rans) is right for
+ * nearly every chunk; only data with repeats (zero blocks, text, tables)
+ * does better under zstd, and a zstd -1 probe on a small sample of the raw
+ * chunk finds those cheaply.
+ */
+#include "internal.h"
+
+#define PROBE_SIZE 16384u      /* raw bytes the zstd probe looks at */
+#define PROBE_MARGIN_PCT 98u   /* try zstd if its estimate beats rans by 2 % */
+
+static const alcm_codec *entropy_codec(const alcm_encode_policy *p) {
+  return p->codec ? p->codec : &alcm_codec_rans;
+}
+
+size_t alcm_encode_bound(const alcm_encode_policy *p, size_t chunk_size) {
+  size_t b = entropy_codec(p)->bound(chunk_size);
+  if (!p->codec) {
+    const size_t z = alcm_codec_zstd.bound(chunk_size);
+    if (z > b) b = z;
+  }
+  /* The stored fallback needs chunk_size; bound() of any codec covers it,
+   * but a caller codec might not. */
+  return b > chunk_size ? b : chunk_size;
+}
+
+/* Field split for the floats it exists for, byte grouping for the other
+ * multi-byte dtypes, identity for bytes and blobs. */
+static void pick_transform(const alcm_encode_policy *p, unsigned dtype,
+                           unsigned *transform, unsigned *elem_size) {
+  *transform = ALCM_TRANSFORM_IDENTITY;
+  *elem_size = 1;
+  const size_t size = dtype ? alcm_dtype_size((int)dtype) : 1;
+  if (size <= 1 || p->transform == (int)ALCM_TRANSFORM_IDENTITY ||
+      entropy_codec(p)->id == ALCM_CODEC_ID_STORE)
+    return;
+  *elem_size = (unsigned)size;
+  *transform = ALCM_TRANSFORM_BYTE_GROUP;
+  if (p->transform != -1) return;
+  if (dtype == ALCM_DTYPE_BF16) *transform = ALCM_TRANSFORM_SPLIT_BF16;
+  if (dtype == ALCM_DTYPE_F32) *transform = ALCM_TRANSFORM_SPLIT_F32;
+}
+
+static size_t try_codec(const alcm_codec *c, uint8_t *dst, size_t cap,
+                        const uint8_t *src, size_t n, int level) {
+  const size_t k = c->compress(dst, cap, src, n, level);
+  return k > 0 && k < n ? k : 0;
+}
+
+/* Does zstd stand a chance of beating `best` bytes (0 = nothing pays)?
+ * Small chunks are their own sample. */
+static bool zstd_may_win(const uint8_t *raw, size_t n, size_t best,
+                         uint8_t *scratch, size_t cap) {
+  if (n <= PROBE_SIZE) return true;
+  const size_t z = alcm_codec_zstd.compress(scratch, cap, raw, PROBE_SIZE, 1);
+  if (z == 0) return false;
+  const double estimate = (double)z * (double)n / PROBE_SIZE;
+  const double target = (double)(best ? best : n) * PROBE_MARGIN_PCT / 100.0;
+  return estimate < target;
+}
+
+void alcm_encode_chunk(const alcm_encode_policy *p, unsigned dtype,
+                       const uint8_t *raw, size_t n,
+                       const alcm_encode_buffers *b, alcm_frame *f,
+                       const uint8_t **payload) {
+  memset(f, 0, sizeof *f);
+  f->kind = ALCM_FRAME_KIND_CHUNK;
+  f->raw_size = n;
+  f->raw_hash = alcm_hash64(raw, n);
+  const alcm_codec *const c = entropy_codec(p);
+  const size_t cap = alcm_encode_bound(p, n);
+  unsigned transform, elem_size;
+  pick_transform(p, dtype, &transform, &elem_size);
+  const uint8_t *src = raw;
+  if (transform != ALCM_TRANSFORM_IDENTITY) {
+    alcm_transform_forward(transform, elem_size, b->tmp, raw, n);
+    src = b->tmp;
+  }
+  size_t best = 0;
+  if (c->id != ALCM_CODEC_ID_STORE && n > 0) {
+    const int level = p->codec ? p->level : c->level_default;
+    if ((best = try_codec(c, b->out, cap, src, n, level))) {
+      f->codec = c->id;
+      f->transform = transform;
+      f->elem_size = elem_size;
+      *payload = b->out;
+    }
+  }
+  if (!p->codec && n > 0 && zstd_may_win(raw, n, best, b->out2, cap)) {
+    const size_t z = try_codec(&alcm_codec_zstd, b->out2, cap, raw, n, p->level);
+    if (z && (!best || z < best)) {
+      best = z;
+      f->codec = ALCM_CODEC_ID_ZSTD;
+      f->transform = ALCM_TRANSFORM_IDENTITY;
+      f->elem_size = 1;
+      *payload = b->out2;
+    }
+  }
+  if (!best) {
+    /* Nothing pays: the original bytes, untransformed, so the payload can
+     * be memory-mapped as the tensor itself. */
+    f->codec = ALCM_CODEC_ID_STORE;
+    f->transform = ALCM_TRANSFORM_IDENTITY;
+    f->elem_size = 1;
+    best = n;
+    *payload = raw;
+  }
+  f->stored_size = best;
+  f->stored_hash = alcm_hash64(*payload, best);
+}
