@@ -88,36 +88,60 @@ types:
         contents: "AIDX"
       - id: flags
         type: u4
-        valid: 0
+        valid:
+          any-of: [0, 1]
+        doc: Bit 0 (1.1) - the body is one zlib stream.
       - id: source_count
         type: u4
       - id: entry_count
         type: u4
       - id: meta_count
         type: u4
-      - id: reserved
+      - id: body_size
         type: u4
-        valid: 0
+        doc: Inflated body bytes when flags bit 0 is set, else 0.
       - id: total_raw
         type: u8
         doc: Sum of all entries' raw_size.
+      - id: body_plain
+        type: index_body
+        size-eos: true
+        if: flags == 0
+      - id: body_zlib
+        type: index_body
+        size-eos: true
+        process: zlib
+        if: flags == 1
+    instances:
+      body:
+        value: 'flags == 0 ? body_plain : body_zlib'
+      sources:
+        value: body.sources
+      entries:
+        value: body.entries
+      metas:
+        value: body.metas
+
+  index_body:
+    doc-ref: spec/alcm-format.md "Index"
+    seq:
       - id: sources
         type: source
         repeat: expr
-        repeat-expr: source_count
+        repeat-expr: _parent.source_count
       - id: entries
         type: entry
         repeat: expr
-        repeat-expr: entry_count
+        repeat-expr: _parent.entry_count
       - id: metas
         type: meta
         repeat: expr
-        repeat-expr: meta_count
+        repeat-expr: _parent.meta_count
       - id: trailing
         size-eos: true
         valid:
           expr: _.length == 0
-        doc: The records end exactly at index_size.
+        doc: The records end exactly at the end of the body.
 
   source:
     doc-ref: spec/alcm-format.md "Source record"

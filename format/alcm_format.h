@@ -73,12 +73,13 @@
 #define ALCM_INDEX_MAGIC "AIDX"
 #define ALCM_INDEX_HEADER_SIZE 32u
 #define ALCM_IDX_OFF_MAGIC 0u          /* u8[4] */
-#define ALCM_IDX_OFF_FLAGS 4u          /* u32 zero */
+#define ALCM_IDX_OFF_FLAGS 4u          /* u32 ALCM_INDEX_FLAG_* */
 #define ALCM_IDX_OFF_SOURCE_COUNT 8u   /* u32 */
 #define ALCM_IDX_OFF_ENTRY_COUNT 12u   /* u32 */
 #define ALCM_IDX_OFF_META_COUNT 16u    /* u32 */
-#define ALCM_IDX_OFF_RESERVED 20u      /* u32 zero */
+#define ALCM_IDX_OFF_BODY_SIZE 20u     /* u32 inflated body bytes (flag ZLIB), else 0 */
 #define ALCM_IDX_OFF_TOTAL_RAW 24u     /* u64 sum of entry raw sizes */
+#define ALCM_INDEX_FLAG_ZLIB 1u        /* body (after the header) is one zlib stream (1.1) */
 
 /* source record: 8 bytes, then path[path_len], then restore[restore_len] */
 #define ALCM_SOURCE_RECORD_SIZE 8u

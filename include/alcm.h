@@ -198,6 +198,8 @@ typedef struct {
   const alcm_codec *const *extra_codecs; /* caller codecs, ids 128..254 */
   size_t extra_codec_count;
   int no_dedup;            /* non-zero: store identical chunks again */
+  int plain_index;         /* non-zero: do not zlib-compress the index
+                              (for tools that patch or parse it by hand) */
 } alcm_write_options;
 
 /** Fill *opt with defaults and set sizeof_options. */

@@ -77,8 +77,38 @@ static uint8_t *encode_entry(uint8_t *p, const alcm_entry *e) {
   return p;
 }
 
-alcm_status alcm_index_encode(const alcm_index *idx, const alcm_mem *m,
-                              uint8_t **out, size_t *out_size, alcm_msg *msg) {
+/* Names repeat (layer paths, the restore copy of a safetensors header):
+ * zlib level 9 shrinks a typical body 5-6x. zlib rather than zstd so that
+ * generic parsers (Kaitai's `process: zlib`) can read the index too.
+ * Kept only when it saves bytes. Takes ownership of raw. */
+static void compress_body(uint8_t *raw, size_t size, const alcm_mem *m,
+                          uint8_t **out, size_t *out_size) {
+  const size_t body = size - ALCM_INDEX_HEADER_SIZE;
+  const size_t cap = alcm_codec_zlib.bound(body);
+  uint8_t *z = body > 64 && body <= UINT32_MAX && cap
+                   ? alcm_mem_alloc(m, ALCM_INDEX_HEADER_SIZE + cap)
+                   : NULL;
+  const size_t n = z ? alcm_codec_zlib.compress(z + ALCM_INDEX_HEADER_SIZE, cap,
+                                                raw + ALCM_INDEX_HEADER_SIZE,
+                                                body, 9)
+                     : 0;
+  if (n == 0 || n >= body) {
+    alcm_mem_free(m, z);
+    *out = raw;
+    *out_size = size;
+    return;
+  }
+  memcpy(z, raw, ALCM_INDEX_HEADER_SIZE);
+  alcm_st32(z + ALCM_IDX_OFF_FLAGS, ALCM_INDEX_FLAG_ZLIB);
+  alcm_st32(z + ALCM_IDX_OFF_BODY_SIZE, (uint32_t)body);
+  alcm_mem_free(m, raw);
+  *out = z;
+  *out_size = ALCM_INDEX_HEADER_SIZE + n;
+}
+
+alcm_status alcm_index_encode(const alcm_index *idx, bool compress,
+                              const alcm_mem *m, uint8_t **out,
+                              size_t *out_size, alcm_msg *msg) {
   size_t size = ALCM_INDEX_HEADER_SIZE;
   for (uint32_t i = 0; i < idx->source_count; i++)
     size += ALCM_SOURCE_RECORD_SIZE + idx->sources[i].path_len +
@@ -124,8 +154,12 @@ alcm_status alcm_index_encode(const alcm_index *idx, const alcm_mem *m,
     if (mt->size) memcpy(p, mt->value, mt->size);
     p += mt->size;
   }
-  *out = buf;
-  *out_size = size;
+  if (compress) {
+    compress_body(buf, size, m, out, out_size);
+  } else {
+    *out = buf;
+    *out_size = size;
+  }
   return ALCM_OK;
 }
 
@@ -140,8 +174,9 @@ typedef struct {
   alcm_msg *msg;
 } decoder;
 
+/* Positions in messages count from the start of the (inflated) index. */
 static unsigned long long at(const decoder *d) {
-  return (unsigned long long)(d->index_offset + alcm_cursor_pos(&d->c));
+  return (unsigned long long)(ALCM_INDEX_HEADER_SIZE + alcm_cursor_pos(&d->c));
 }
 
 /* Borrow n bytes or fail with a message naming the structure. */
@@ -149,7 +184,7 @@ static alcm_status take(decoder *d, size_t n, const uint8_t **p,
                         const char *what, uint32_t i) {
   if (alcm_cursor_bytes(&d->c, n, p) != ALCM_OK)
     return alcm_fail(d->msg, ALCM_ERR_TRUNCATED,
-                     "index: %s %u at offset %llu needs %zu bytes, %zu left",
+                     "index: %s %u at index byte %llu needs %zu bytes, %zu left",
                      what, (unsigned)i, at(d), n, alcm_cursor_left(&d->c));
   return ALCM_OK;
 }
@@ -546,21 +581,27 @@ static alcm_status check_sources_unique(decoder *d, const alcm_index *idx) {
   return ALCM_OK;
 }
 
-static alcm_status decode_header(decoder *d, alcm_index *idx) {
-  const uint8_t *p;
-  if (alcm_cursor_bytes(&d->c, ALCM_INDEX_HEADER_SIZE, &p) != ALCM_OK)
+/* Header fields; the counts are checked against the body by decode_all. */
+static alcm_status decode_header(decoder *d, const uint8_t *p, size_t size,
+                                 alcm_index *idx, uint32_t *flags,
+                                 uint32_t *body_size) {
+  if (size < ALCM_INDEX_HEADER_SIZE)
     return alcm_fail(d->msg, ALCM_ERR_TRUNCATED,
                      "index at offset %llu: %zu bytes, header needs %u",
-                     (unsigned long long)d->index_offset,
-                     alcm_cursor_left(&d->c), ALCM_INDEX_HEADER_SIZE);
+                     (unsigned long long)d->index_offset, size,
+                     ALCM_INDEX_HEADER_SIZE);
   if (memcmp(p + ALCM_IDX_OFF_MAGIC, ALCM_INDEX_MAGIC, 4) != 0)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
                      "index at offset %llu: bad index magic",
                      (unsigned long long)d->index_offset);
-  if (alcm_le32(p + ALCM_IDX_OFF_FLAGS) || alcm_le32(p + ALCM_IDX_OFF_RESERVED))
+  *flags = alcm_le32(p + ALCM_IDX_OFF_FLAGS);
+  *body_size = alcm_le32(p + ALCM_IDX_OFF_BODY_SIZE);
+  if ((*flags & ~ALCM_INDEX_FLAG_ZLIB) ||
+      (!(*flags & ALCM_INDEX_FLAG_ZLIB) && *body_size != 0))
     return alcm_fail(d->msg, ALCM_ERR_RESERVED,
-                     "index at offset %llu: flags or reserved field",
-                     (unsigned long long)d->index_offset);
+                     "index at offset %llu: flags 0x%x, body size %u",
+                     (unsigned long long)d->index_offset, (unsigned)*flags,
+                     (unsigned)*body_size);
   idx->source_count = alcm_le32(p + ALCM_IDX_OFF_SOURCE_COUNT);
   idx->entry_count = alcm_le32(p + ALCM_IDX_OFF_ENTRY_COUNT);
   idx->meta_count = alcm_le32(p + ALCM_IDX_OFF_META_COUNT);
@@ -570,7 +611,11 @@ static alcm_status decode_header(decoder *d, alcm_index *idx) {
                      "index: %u entries, limit %llu",
                      (unsigned)idx->entry_count,
                      (unsigned long long)d->lim->max_entries);
-  /* All three counts at their minimum record sizes must fit. */
+  return ALCM_OK;
+}
+
+/* All three counts at their minimum record sizes must fit in the body. */
+static alcm_status check_counts(decoder *d, const alcm_index *idx) {
   const uint64_t need = (uint64_t)idx->source_count * ALCM_SOURCE_RECORD_SIZE +
                         (uint64_t)idx->entry_count * ALCM_ENTRY_RECORD_SIZE +
                         (uint64_t)idx->meta_count * ALCM_META_RECORD_SIZE;
@@ -585,7 +630,7 @@ static alcm_status decode_header(decoder *d, alcm_index *idx) {
 }
 
 static alcm_status decode_all(decoder *d, alcm_index *idx) {
-  alcm_status st = decode_header(d, idx);
+  alcm_status st = check_counts(d, idx);
   if (st) return st;
   idx->sources = alcm_mem_calloc(d->m, (size_t)idx->source_count + 1, sizeof *idx->sources);
   idx->entries = alcm_mem_calloc(d->m, (size_t)idx->entry_count + 1, sizeof *idx->entries);
@@ -605,7 +650,7 @@ static alcm_status decode_all(decoder *d, alcm_index *idx) {
     if ((st = decode_meta(d, i, &idx->meta[i]))) return st;
   if (alcm_cursor_left(&d->c) != 0)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
-                     "index: %zu trailing bytes at offset %llu",
+                     "index: %zu trailing bytes at index byte %llu",
                      alcm_cursor_left(&d->c), at(d));
   if (total != idx->total_raw)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
@@ -617,6 +662,26 @@ static alcm_status decode_all(decoder *d, alcm_index *idx) {
   return check_meta_unique(d, idx);
 }
 
+/* A zlib body inflates to exactly body_size bytes, within the index size
+ * limit, before anything else is allocated for it. */
+static alcm_status inflate_body(decoder *d, const uint8_t *z, size_t z_size,
+                                uint32_t body_size, uint8_t **body) {
+  if (body_size > d->lim->max_index_size)
+    return alcm_fail(d->msg, ALCM_ERR_LIMIT,
+                     "index: body of %u bytes, limit %llu",
+                     (unsigned)body_size,
+                     (unsigned long long)d->lim->max_index_size);
+  if (!(*body = alcm_mem_alloc(d->m, body_size)))
+    return alcm_fail(d->msg, ALCM_ERR_NOMEM, "index body of %u bytes",
+                     (unsigned)body_size);
+  if (alcm_codec_zlib.decompress(*body, body_size, z, z_size) != 0)
+    return alcm_fail(d->msg, ALCM_ERR_CODEC,
+                     "index at offset %llu: zlib body does not inflate to "
+                     "%u bytes",
+                     (unsigned long long)d->index_offset, (unsigned)body_size);
+  return ALCM_OK;
+}
+
 alcm_status alcm_index_decode(const uint8_t *data, size_t size,
                               uint64_t index_offset, unsigned align_log2,
                               const alcm_limits *lim, const alcm_mem *m,
@@ -626,10 +691,23 @@ alcm_status alcm_index_decode(const uint8_t *data, size_t size,
                .lim = lim,
                .m = m,
                .msg = msg};
-  alcm_cursor_init(&d.c, data, size);
   memset(idx, 0, sizeof *idx);
-  const alcm_status st = decode_all(&d, idx);
-  if (st) alcm_index_free(idx, m);
+  uint32_t flags = 0, body_size = 0;
+  uint8_t *body = NULL;
+  alcm_status st = decode_header(&d, data, size, idx, &flags, &body_size);
+  if (!st && (flags & ALCM_INDEX_FLAG_ZLIB))
+    st = inflate_body(&d, data + ALCM_INDEX_HEADER_SIZE,
+                      size - ALCM_INDEX_HEADER_SIZE, body_size, &body);
+  if (!st) {
+    if (body)
+      alcm_cursor_init(&d.c, body, body_size);
+    else
+      alcm_cursor_init(&d.c, data + ALCM_INDEX_HEADER_SIZE,
+                       size - ALCM_INDEX_HEADER_SIZE);
+    st = decode_all(&d, idx);
+  }
+  alcm_mem_free(m, body);
+  if (st) alcm_index_free(idx, m); /* frees only the tables that exist */
   return st;
 }
 

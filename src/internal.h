@@ -300,9 +300,11 @@ typedef struct {
   uint32_t *by_name; /* entry indices sorted by name (decode only) */
 } alcm_index;
 
-/* Serialize idx into a buffer allocated from m (*out, *out_size). */
-alcm_status alcm_index_encode(const alcm_index *idx, const alcm_mem *m,
-                              uint8_t **out, size_t *out_size, alcm_msg *msg);
+/* Serialize idx into a buffer allocated from m (*out, *out_size); with
+ * compress, the body is zlib-compressed when that saves bytes. */
+alcm_status alcm_index_encode(const alcm_index *idx, bool compress,
+                              const alcm_mem *m, uint8_t **out,
+                              size_t *out_size, alcm_msg *msg);
 /* Parse and validate (spec "Index", "Compliance") everything that can be
  * checked without the frames: counts against bytes present, names,
  * duplicates, dtypes, shapes (numel * size == raw_size, overflow-checked),

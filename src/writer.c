@@ -28,7 +28,7 @@ struct alcm_writer {
   alcm_codec_set codecs;
   alcm_encode_policy policy;
   alcm_dedup *dedup;    /* NULL when disabled */
-  bool no_dedup;
+  bool no_dedup, plain_index;
   uint32_t chunk_size;
   unsigned threads, align_log2;
   int overwrite;
@@ -109,6 +109,7 @@ static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
                      w->policy.transform);
   w->overwrite = o->overwrite;
   w->no_dedup = o->no_dedup != 0;
+  w->plain_index = o->plain_index != 0;
   return ALCM_OK;
 }
 
@@ -656,7 +657,8 @@ alcm_status alcm_writer_finish(alcm_writer *w) {
   uint8_t *buf = NULL;
   size_t size = 0;
   alcm_footer ft = {.index_offset = w->out.offset};
-  st = alcm_index_encode(&w->idx, &w->mem, &buf, &size, &w->msg);
+  st = alcm_index_encode(&w->idx, !w->plain_index, &w->mem, &buf, &size,
+                         &w->msg);
   if (!st) {
     ft.index_size = size;
     ft.index_hash = alcm_hash64(buf, size);
