@@ -52,6 +52,25 @@ static size_t try_codec(const alcm_codec *c, uint8_t *dst, size_t cap,
   return k > 0 && k < n ? k : 0;
 }
 
+/* A rans payload is a sequence of self-delimiting blocks, so payloads
+ * concatenate. Coding each plane on its own keeps every block inside one
+ * plane: a block that straddles the exponent and mantissa planes would mix
+ * two very different histograms (measured: 1.25x instead of 1.44x on a
+ * 72 KiB bf16 tensor). */
+static size_t try_rans_planes(const alcm_codec *c, uint8_t *dst, size_t cap,
+                              const uint8_t *src, size_t n, unsigned planes,
+                              int level) {
+  const size_t plane = n / planes; /* transforms need n % planes == 0 */
+  size_t used = 0;
+  for (unsigned k = 0; k < planes; k++) {
+    const size_t got = c->compress(dst + used, cap - used, src + k * plane,
+                                   plane, level);
+    if (got == 0) return 0;
+    used += got;
+  }
+  return used < n ? used : 0;
+}
+
 /* Does zstd stand a chance of beating `best` bytes (0 = nothing pays)?
  * Small chunks are their own sample. */
 static bool zstd_may_win(const uint8_t *raw, size_t n, size_t best,
@@ -84,7 +103,10 @@ void alcm_encode_chunk(const alcm_encode_policy *p, unsigned dtype,
   size_t best = 0;
   if (c->id != ALCM_CODEC_ID_STORE && n > 0) {
     const int level = p->codec ? p->level : c->level_default;
-    if ((best = try_codec(c, b->out, cap, src, n, level))) {
+    best = c->id == ALCM_CODEC_ID_RANS && transform != ALCM_TRANSFORM_IDENTITY
+               ? try_rans_planes(c, b->out, cap, src, n, elem_size, level)
+               : try_codec(c, b->out, cap, src, n, level);
+    if (best) {
       f->codec = c->id;
       f->transform = transform;
       f->elem_size = elem_size;
