@@ -29,7 +29,7 @@
 #define ALCM_HDR_OFF_HASH 24u        /* u64 XXH3-64 of bytes 0..23 */
 #define ALCM_ALIGN_LOG2_MIN 3u
 #define ALCM_ALIGN_LOG2_MAX 16u
-#define ALCM_ALIGN_LOG2_DEFAULT 6u   /* 64 bytes */
+#define ALCM_ALIGN_LOG2_DEFAULT 3u   /* 8 bytes */
 
 /* ---- frame header (spec "Frames"), 64 bytes ---------------------------
  * A frame holds one chunk of an entry's bytes or one per-channel section.

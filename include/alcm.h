@@ -189,7 +189,7 @@ typedef struct {
   int level_set;           /* non-zero: level is meaningful even if 0 */
   uint32_t chunk_size;     /* raw bytes per chunk; 0 = 1 MiB */
   unsigned threads;        /* worker threads; 0 or 1 = encode inline */
-  unsigned align_log2;     /* payload alignment; 0 = 6 (64 bytes) */
+  unsigned align_log2;     /* payload alignment; 0 = 3 (8 bytes) */
   int overwrite;           /* non-zero: replace an existing target */
   int transform;           /* -1 auto (field split for bf16/f32, byte
                               grouping for other multi-byte dtypes),

@@ -26,20 +26,33 @@ static size_t zstd_bound(size_t src_size) {
   return ZSTD_isError(b) ? 0 : b;
 }
 
-static size_t zstd_compress(void *dst, size_t dst_capacity, const void *src,
-                            size_t src_size, int level) {
+size_t alcm_zstd_compress_ctx(void **ctx, void *dst, size_t dst_capacity,
+                              const void *src, size_t src_size, int level) {
   if (level < ZSTD_LEVEL_MIN || level > ZSTD_LEVEL_MAX) return 0;
-  ZSTD_CCtx *const cctx = ZSTD_createCCtx();
-  if (!cctx) return 0;
-  size_t n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  if (!*ctx && !(*ctx = ZSTD_createCCtx())) return 0;
+  ZSTD_CCtx *const cctx = *ctx;
+  /* A reused context keeps its parameters: reset them all. */
+  size_t n = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+  if (!ZSTD_isError(n))
+    n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   if (!ZSTD_isError(n))
     n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
   if (!ZSTD_isError(n))
     n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
   if (!ZSTD_isError(n))
     n = ZSTD_compress2(cctx, dst, dst_capacity, src, src_size);
-  ZSTD_freeCCtx(cctx);
   return ZSTD_isError(n) ? 0 : n;
+}
+
+void alcm_zstd_free_ctx(void *ctx) { ZSTD_freeCCtx(ctx); }
+
+static size_t zstd_compress(void *dst, size_t dst_capacity, const void *src,
+                            size_t src_size, int level) {
+  void *ctx = NULL;
+  const size_t n =
+      alcm_zstd_compress_ctx(&ctx, dst, dst_capacity, src, src_size, level);
+  ZSTD_freeCCtx(ctx);
+  return n;
 }
 
 /* Before any decoding work: the input must be exactly one regular frame

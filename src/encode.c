@@ -11,7 +11,7 @@
  */
 #include "internal.h"
 
-#define PROBE_SIZE 16384u      /* raw bytes the zstd probe looks at */
+#define PROBE_SIZE 4096u       /* raw bytes the zstd probe looks at */
 #define PROBE_MARGIN_PCT 98u   /* try zstd if its estimate beats rans by 2 % */
 
 static const alcm_codec *entropy_codec(const alcm_encode_policy *p) {
@@ -71,22 +71,26 @@ static size_t try_rans_planes(const alcm_codec *c, uint8_t *dst, size_t cap,
   return used < n ? used : 0;
 }
 
-/* Does zstd stand a chance of beating `best` bytes (0 = nothing pays)?
- * Small chunks are their own sample. */
-static bool zstd_may_win(const uint8_t *raw, size_t n, size_t best,
-                         uint8_t *scratch, size_t cap) {
-  if (n <= PROBE_SIZE) return true;
-  const size_t z = alcm_codec_zstd.compress(scratch, cap, raw, PROBE_SIZE, 1);
-  if (z == 0) return false;
-  const double estimate = (double)z * (double)n / PROBE_SIZE;
+/* zstd on the raw bytes, if a zstd -1 probe of the first PROBE_SIZE bytes
+ * says it can beat `best` bytes (0 = nothing pays so far) by the margin.
+ * A chunk no larger than the probe is the probe: its result is used as it
+ * is, so small tensors cost one zstd call, not two. @return the size in
+ * dst, or 0. */
+static size_t try_zstd(const uint8_t *raw, size_t n, size_t best, int level,
+                       uint8_t *dst, size_t cap, void **ctx) {
+  const size_t probe_n = n < PROBE_SIZE ? n : PROBE_SIZE;
+  const size_t z = alcm_zstd_compress_ctx(ctx, dst, cap, raw, probe_n, 1);
+  if (z == 0) return 0;
   const double target = (double)(best ? best : n) * PROBE_MARGIN_PCT / 100.0;
-  return estimate < target;
+  if ((double)z * (double)n / (double)probe_n >= target) return 0;
+  if (probe_n == n) return z < n ? z : 0;
+  const size_t k = alcm_zstd_compress_ctx(ctx, dst, cap, raw, n, level);
+  return k < n ? k : 0;
 }
 
 void alcm_encode_chunk(const alcm_encode_policy *p, unsigned dtype,
-                       const uint8_t *raw, size_t n,
-                       const alcm_encode_buffers *b, alcm_frame *f,
-                       const uint8_t **payload) {
+                       const uint8_t *raw, size_t n, alcm_encode_buffers *b,
+                       alcm_frame *f, const uint8_t **payload) {
   memset(f, 0, sizeof *f);
   f->kind = ALCM_FRAME_KIND_CHUNK;
   f->raw_size = n;
@@ -113,8 +117,8 @@ void alcm_encode_chunk(const alcm_encode_policy *p, unsigned dtype,
       *payload = b->out;
     }
   }
-  if (!p->codec && n > 0 && zstd_may_win(raw, n, best, b->out2, cap)) {
-    const size_t z = try_codec(&alcm_codec_zstd, b->out2, cap, raw, n, p->level);
+  if (!p->codec && n > 0) {
+    const size_t z = try_zstd(raw, n, best, p->level, b->out2, cap, &b->zstd);
     if (z && (!best || z < best)) {
       best = z;
       f->codec = ALCM_CODEC_ID_ZSTD;

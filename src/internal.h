@@ -124,6 +124,19 @@ extern const alcm_codec alcm_codec_store;
 extern const alcm_codec alcm_codec_zstd;
 extern const alcm_codec alcm_codec_zlib;
 extern const alcm_codec alcm_codec_rans;
+/* rans with its SIMD paths forced off (simd 0) or allowed (1), for tests
+ * that compare them; the codec itself picks at run time. */
+size_t alcm_rans_compress_path(void *dst, size_t dst_capacity,
+                               const void *src, size_t src_size, int level,
+                               int simd);
+int alcm_rans_decompress_path(void *dst, size_t dst_size, const void *src,
+                              size_t src_size, int simd);
+/* zstd with a compression context the caller keeps between calls (one
+ * per thread): context set-up otherwise dominates small chunks. *ctx
+ * starts NULL; free it with alcm_zstd_free_ctx (NULL is fine). */
+size_t alcm_zstd_compress_ctx(void **ctx, void *dst, size_t dst_capacity,
+                              const void *src, size_t src_size, int level);
+void alcm_zstd_free_ctx(void *ctx);
 typedef struct {
   const alcm_codec *const *extra;
   size_t extra_count;
@@ -229,14 +242,14 @@ typedef struct {
   uint8_t *tmp;  /* chunk_size bytes: transform output */
   uint8_t *out;  /* alcm_encode_bound() bytes */
   uint8_t *out2; /* alcm_encode_bound() bytes (auto mode) */
+  void *zstd;    /* zstd context, created on first use (auto mode) */
 } alcm_encode_buffers;
 size_t alcm_encode_bound(const alcm_encode_policy *p, size_t chunk_size);
 /* dtype 0 for blobs. Fills f (kind CHUNK) and *payload (points into b or
  * to raw). Safe to call concurrently with distinct buffers. */
 void alcm_encode_chunk(const alcm_encode_policy *p, unsigned dtype,
-                       const uint8_t *raw, size_t n,
-                       const alcm_encode_buffers *b, alcm_frame *f,
-                       const uint8_t **payload);
+                       const uint8_t *raw, size_t n, alcm_encode_buffers *b,
+                       alcm_frame *f, const uint8_t **payload);
 
 /* ---- duplicate chunks (dedup.c) ----------------------------------------
  * The frames written so far, found by raw hash, so an identical chunk can

@@ -16,6 +16,15 @@
 
 #include "internal.h"
 
+/* SSE2 is part of x86-64, so the inverse splits use it unconditionally
+ * there (gcc 12 -O3 vectorized them only to ~4 GB/s). */
+#if defined(__SSE2__)
+#define ALCM_TRANSFORM_SSE2 1
+#include <emmintrin.h>
+#else
+#define ALCM_TRANSFORM_SSE2 0
+#endif
+
 bool alcm_transform_valid(unsigned transform, unsigned elem_size) {
   switch (transform) {
   case ALCM_TRANSFORM_IDENTITY:
@@ -144,10 +153,34 @@ static inline void merge_bf16_one(uint8_t *restrict d, uint8_t e, uint8_t m) {
                           (m & 0x7Fu)));
 }
 
+#if ALCM_TRANSFORM_SSE2
+/* 16 exponents e and sign|mantissa bytes m into 8 + 8 bf16: in 16-bit
+ * lanes, (m & 0x80) << 8 | e << 7 | (m & 0x7F). */
+static inline __m128i merge_bf16_8(__m128i e16, __m128i m16) {
+  const __m128i sign = _mm_set1_epi16(0x80), mant = _mm_set1_epi16(0x7F);
+  return _mm_or_si128(
+      _mm_or_si128(_mm_slli_epi16(_mm_and_si128(m16, sign), 8),
+                   _mm_slli_epi16(e16, 7)),
+      _mm_and_si128(m16, mant));
+}
+#endif
+
 static void merge_bf16(uint8_t *restrict dst, const uint8_t *restrict src,
                        size_t n) {
   const uint8_t *const p0 = src, *const p1 = src + n;
   size_t i = 0;
+#if ALCM_TRANSFORM_SSE2
+  const __m128i zero = _mm_setzero_si128();
+  for (; n - i >= 16; i += 16) {
+    const __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(p0 + i));
+    const __m128i m = _mm_loadu_si128((const __m128i *)(const void *)(p1 + i));
+    __m128i *const d = (__m128i *)(void *)(dst + 2 * i);
+    _mm_storeu_si128(d, merge_bf16_8(_mm_unpacklo_epi8(e, zero),
+                                     _mm_unpacklo_epi8(m, zero)));
+    _mm_storeu_si128(d + 1, merge_bf16_8(_mm_unpackhi_epi8(e, zero),
+                                         _mm_unpackhi_epi8(m, zero)));
+  }
+#endif
   for (; n - i >= SPLIT_GROUP; i += SPLIT_GROUP)
     for (size_t k = 0; k < SPLIT_GROUP; k++)
       merge_bf16_one(dst + 2 * (i + k), p0[i + k], p1[i + k]);
@@ -185,11 +218,35 @@ static inline void merge_f32_one(uint8_t *restrict d, uint32_t e, uint32_t m1,
                    (m2 << 8) | m3);
 }
 
+#if ALCM_TRANSFORM_SSE2
+/* 8 elements: high halves as in bf16, low halves m2 << 8 | m3. */
+static inline void merge_f32_8(uint8_t *d, __m128i e16, __m128i m116,
+                               __m128i lo16) {
+  const __m128i hi16 = merge_bf16_8(e16, m116);
+  __m128i *const v = (__m128i *)(void *)d;
+  _mm_storeu_si128(v, _mm_unpacklo_epi16(lo16, hi16));
+  _mm_storeu_si128(v + 1, _mm_unpackhi_epi16(lo16, hi16));
+}
+#endif
+
 static void merge_f32(uint8_t *restrict dst, const uint8_t *restrict src,
                       size_t n) {
   const uint8_t *const p0 = src, *const p1 = src + n, *const p2 = src + 2 * n,
                        *const p3 = src + 3 * n;
   size_t i = 0;
+#if ALCM_TRANSFORM_SSE2
+  const __m128i zero = _mm_setzero_si128();
+  for (; n - i >= 16; i += 16) {
+    const __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(p0 + i));
+    const __m128i m1 = _mm_loadu_si128((const __m128i *)(const void *)(p1 + i));
+    const __m128i m2 = _mm_loadu_si128((const __m128i *)(const void *)(p2 + i));
+    const __m128i m3 = _mm_loadu_si128((const __m128i *)(const void *)(p3 + i));
+    merge_f32_8(dst + 4 * i, _mm_unpacklo_epi8(e, zero),
+                _mm_unpacklo_epi8(m1, zero), _mm_unpacklo_epi8(m3, m2));
+    merge_f32_8(dst + 4 * i + 32, _mm_unpackhi_epi8(e, zero),
+                _mm_unpackhi_epi8(m1, zero), _mm_unpackhi_epi8(m3, m2));
+  }
+#endif
   for (; n - i >= SPLIT_GROUP; i += SPLIT_GROUP)
     for (size_t k = 0; k < SPLIT_GROUP; k++)
       merge_f32_one(dst + 4 * (i + k), p0[i + k], p1[i + k], p2[i + k],

@@ -692,6 +692,7 @@ void alcm_writer_close(alcm_writer *w) {
       alcm_mem_free(&mem, w->slots[i].buf.tmp);
       alcm_mem_free(&mem, w->slots[i].buf.out);
       alcm_mem_free(&mem, w->slots[i].buf.out2);
+      alcm_zstd_free_ctx(w->slots[i].buf.zstd);
     }
   alcm_dedup_free(w->dedup, &mem);
   alcm_mem_free(&mem, w->slots);

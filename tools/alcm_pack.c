@@ -26,8 +26,11 @@ static void usage(FILE *out) {
           "  -o, --output FILE     archive to write (default: first INPUT + "
           "\".alcm\")\n"
           "  -T, --threads N       worker threads (default 1)\n"
-          "  -l, --level N         compression level of the codec\n"
-          "      --codec NAME      zstd (default), zlib or store\n"
+          "  -l, --level N         compression level of the codec (with\n"
+          "                        auto: of zstd, where zstd wins)\n"
+          "      --codec NAME      auto (default: per chunk the smallest of\n"
+          "                        field split + rans, zstd, stored), rans,\n"
+          "                        zstd, zlib or store\n"
           "      --chunk-size SIZE raw bytes per chunk, e.g. 64K, 1M "
           "(default 1M)\n"
           "      --meta KEY=VALUE  add a metadata string (repeatable)\n"
@@ -83,8 +86,9 @@ static int parse_one(int c, pack_args *a) {
     a->wopt.level_set = 1;
     return -1;
   case OPT_CODEC:
-    if (!alcm_codec_builtin(optarg))
-      return cli_usage_error("--codec: unknown codec '%s' (zstd, zlib, store)",
+    if (strcmp(optarg, "auto") != 0 && !alcm_codec_builtin(optarg))
+      return cli_usage_error("--codec: unknown codec '%s' (auto, rans, zstd, "
+                             "zlib, store)",
                              optarg);
     a->wopt.codec = optarg;
     return -1;
