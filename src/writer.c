@@ -2,10 +2,13 @@
  * writer.c - the streaming archive writer (spec "Layout", "Frames",
  * "Index").
  *
- * Bytes of the current entry collect in a batch buffer of `slots` chunks
- * (slots = threads). A full batch is encoded in parallel by the pool, then
- * its frames are written in chunk order, so the file does not depend on the
- * thread count and memory stays at about 3 x slots x chunk_size.
+ * Bytes collect in a batch of `slots` chunks, one chunk per slot; a slot
+ * holds a chunk of one entry, and consecutive slots may belong to
+ * different entries, so that checkpoints of many small tensors encode in
+ * parallel too. A full batch (or finish) is encoded by the pool, then its
+ * frames are written in slot order, which is chunk order, so the file does
+ * not depend on the thread count. Memory stays at about
+ * 3 x slots x chunk_size, with slots = 4 x threads (1 without threads).
  */
 #include <stdlib.h>
 
@@ -14,8 +17,10 @@
 #define DEFAULT_CHUNK_SIZE (1u << 20)
 
 typedef struct {
-  const uint8_t *raw;   /* chunk bytes in the batch buffer */
+  uint8_t *raw;         /* chunk bytes in the batch buffer */
   size_t raw_size;
+  uint32_t entry;       /* index of the entry the chunk belongs to */
+  unsigned dtype;       /* its dtype, 0 for blobs */
   alcm_encode_buffers buf;
   const uint8_t *payload;
   alcm_frame frame;
@@ -46,13 +51,13 @@ struct alcm_writer {
   bool in_entry;
   uint64_t expected;    /* declared size of a tensor; UINT64_MAX for blobs */
   uint64_t written;
-  size_t chunks_cap;
   alcm_hash128_state *content;
 
   slot *slots;
   unsigned slot_count;
   uint8_t *batch;       /* slot_count * chunk_size */
-  size_t batch_fill;
+  unsigned used;        /* slots holding bytes; the last may be filling */
+  bool open_slot;       /* slots[used - 1] still takes bytes */
   uint64_t file_size;   /* set at finish; out.offset is reset by commit */
 };
 
@@ -143,8 +148,11 @@ alcm_writer *alcm_writer_create(const alcm_write_options *opt) {
 
 /* ---- open ---------------------------------------------------------------- */
 
+/* Several chunks per thread and batch: fewer, larger pool runs. */
+#define SLOTS_PER_THREAD 4u
+
 static alcm_status alloc_slots(alcm_writer *w) {
-  w->slot_count = w->threads;
+  w->slot_count = w->threads > 1 ? SLOTS_PER_THREAD * w->threads : 1;
   const size_t cs = w->chunk_size;
   const size_t bound = alcm_encode_bound(&w->policy, cs);
   w->slots = alcm_mem_calloc(&w->mem, w->slot_count, sizeof *w->slots);
@@ -281,8 +289,7 @@ static void begin_common(alcm_writer *w, uint64_t expected) {
   w->in_entry = true;
   w->expected = expected;
   w->written = 0;
-  w->batch_fill = 0;
-  w->chunks_cap = 0;
+  w->open_slot = false; /* a new entry starts a new chunk */
   alcm_hash128_reset(w->content);
 }
 
@@ -342,32 +349,31 @@ alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name) {
 
 /* ---- chunk encoding -------------------------------------------------------- */
 
-typedef struct {
-  alcm_writer *w;
-  unsigned dtype; /* 0 for blobs */
-} batch_job;
-
 /* Encode one chunk; runs on a worker thread and touches only its slot. */
 static void encode_slot(void *ctx, size_t i) {
-  const batch_job *job = ctx;
-  slot *s = &job->w->slots[i];
-  alcm_encode_chunk(&job->w->policy, job->dtype, s->raw, s->raw_size, &s->buf,
+  alcm_writer *const w = ctx;
+  slot *s = &w->slots[i];
+  alcm_encode_chunk(&w->policy, s->dtype, s->raw, s->raw_size, &s->buf,
                     &s->frame, &s->payload);
 }
 
+/* The chunk list's capacity is implied by its count: it doubles whenever
+ * the count reaches a power of two (from 4), so entries whose chunks are
+ * written long after they ended need no capacity of their own. */
 static alcm_status add_chunk_ref(alcm_writer *w, alcm_entry *e, uint64_t off,
                                  uint64_t stored) {
-  if (e->chunk_count == UINT32_MAX)
+  const uint32_t n = e->chunk_count;
+  if (n == UINT32_MAX)
     return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "entry '%s': too many chunks",
                      e->name);
-  void *p = e->chunks;
-  size_t cap = w->chunks_cap * sizeof(alcm_chunk_ref);
-  alcm_status st = alcm_mem_reserve(&w->mem, &p, &cap,
-                                    ((size_t)e->chunk_count + 1) *
-                                        sizeof(alcm_chunk_ref));
-  if (st) return alcm_fail(&w->msg, st, "entry '%s': chunk list", e->name);
-  e->chunks = p;
-  w->chunks_cap = cap / sizeof(alcm_chunk_ref);
+  if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+    void *p = e->chunks;
+    size_t cap = n < 4 ? 0 : (size_t)n * sizeof(alcm_chunk_ref);
+    const size_t want = (n < 4 ? 4 : 2 * (size_t)n) * sizeof(alcm_chunk_ref);
+    const alcm_status st = alcm_mem_reserve(&w->mem, &p, &cap, want);
+    if (st) return alcm_fail(&w->msg, st, "entry '%s': chunk list", e->name);
+    e->chunks = p;
+  }
   e->chunks[e->chunk_count].frame_offset = off;
   e->chunks[e->chunk_count].stored_size = stored;
   e->chunk_count++;
@@ -439,26 +445,41 @@ static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
   return st;
 }
 
-/* Encode the chunks in the batch buffer and append their frames in order. */
+/* Encode the chunks in the batch and append their frames in order. */
 static alcm_status flush_batch(alcm_writer *w) {
-  if (w->batch_fill == 0) return ALCM_OK;
-  alcm_entry *e = current(w);
-  const size_t cs = w->chunk_size;
-  const size_t n = (w->batch_fill + cs - 1) / cs;
-  for (size_t i = 0; i < n; i++) {
-    w->slots[i].raw = w->batch + i * cs;
-    w->slots[i].raw_size = i + 1 < n ? cs : w->batch_fill - i * cs;
-  }
-  batch_job job = {w, e->kind == ALCM_ENTRY_TENSOR ? e->dtype : 0};
-  alcm_pool_run(w->pool, n, encode_slot, &job);
-  for (size_t i = 0; i < n; i++) {
-    const alcm_status st = emit_slot(w, e, &w->slots[i]);
+  const unsigned n = w->used;
+  w->used = 0;
+  w->open_slot = false;
+  if (n == 0) return ALCM_OK;
+  alcm_pool_run(w->pool, n, encode_slot, w);
+  for (unsigned i = 0; i < n; i++) {
+    slot *const s = &w->slots[i];
+    const alcm_status st = emit_slot(w, &w->idx.entries[s->entry], s);
     if (st) {
       w->failed = true;
       return st;
     }
   }
-  w->batch_fill = 0;
+  return ALCM_OK;
+}
+
+/* The slot that takes the next bytes of the current entry: the open one,
+ * or a fresh one (flushing the batch first when all are used). */
+static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
+  if (!w->open_slot || w->slots[w->used - 1].raw_size == w->chunk_size) {
+    if (w->used == w->slot_count) {
+      const alcm_status st = flush_batch(w);
+      if (st) return st;
+    }
+    const alcm_entry *e = current(w);
+    slot *const f = &w->slots[w->used++];
+    f->raw = w->batch + (size_t)(f - w->slots) * w->chunk_size;
+    f->raw_size = 0;
+    f->entry = w->idx.entry_count - 1;
+    f->dtype = e->kind == ALCM_ENTRY_TENSOR ? e->dtype : 0;
+    w->open_slot = true;
+  }
+  *s = &w->slots[w->used - 1];
   return ALCM_OK;
 }
 
@@ -475,16 +496,16 @@ alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
                      (unsigned long long)w->expected);
   alcm_hash128_update(w->content, data, size);
   const uint8_t *p = data;
-  const size_t batch_cap = (size_t)w->slot_count * w->chunk_size;
   while (size > 0) {
-    const size_t room = batch_cap - w->batch_fill;
+    slot *s;
+    if ((st = slot_for_bytes(w, &s))) return st;
+    const size_t room = w->chunk_size - s->raw_size;
     const size_t n = size < room ? size : room;
-    memcpy(w->batch + w->batch_fill, p, n);
-    w->batch_fill += n;
+    memcpy(s->raw + s->raw_size, p, n);
+    s->raw_size += n;
     w->written += n;
     p += n;
     size -= n;
-    if (w->batch_fill == batch_cap && (st = flush_batch(w))) return st;
   }
   return ALCM_OK;
 }
@@ -501,7 +522,9 @@ alcm_status alcm_writer_end(alcm_writer *w) {
                      e->name, (unsigned long long)w->written,
                      (unsigned long long)w->expected);
   }
-  if ((st = flush_batch(w))) return st;
+  /* The entry's last chunk stays in the batch: it is encoded with the
+   * next entries' chunks, and written in order at the next flush. */
+  w->open_slot = false;
   e->raw_size = w->written;
   alcm_hash128_final(w->content, e->content_hash);
   if (__builtin_add_overflow(w->idx.total_raw, e->raw_size, &w->idx.total_raw)) {
@@ -653,6 +676,7 @@ alcm_status alcm_writer_set_meta_string(alcm_writer *w, const char *key,
 alcm_status alcm_writer_finish(alcm_writer *w) {
   if (!w) return ALCM_ERR_ARGUMENT;
   alcm_status st = usable(w, false, "finish");
+  if (!st) st = flush_batch(w);
   if (st) return st;
   uint8_t *buf = NULL;
   size_t size = 0;
