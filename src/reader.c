@@ -226,18 +226,34 @@ static uint64_t chunk_raw_size(const alcm_entry *e, uint32_t j) {
   return left < e->chunk_size ? left : e->chunk_size;
 }
 
-/* Reads and checks the frame header of a chunk (spec "Frames"). */
-static alcm_status chunk_frame(alcm_reader *r, const alcm_entry *e, uint32_t j,
-                               alcm_frame *f) {
+static alcm_status grow(alcm_reader *r, uint8_t **p, size_t *cap, uint64_t n);
+
+/* Reads a frame's header and its stored_size payload bytes (one read) into
+ * r->stored, payload at r->stored + ALCM_FRAME_HEADER_SIZE, and decodes
+ * the header (spec "Frames"). The caller matches it against its ref, then
+ * calls check_stored. */
+static alcm_status load_frame(alcm_reader *r, const alcm_entry *e,
+                              const char *what, uint32_t j, uint64_t offset,
+                              uint64_t stored_size, alcm_frame *f) {
+  const uint64_t n = ALCM_FRAME_HEADER_SIZE + stored_size; /* in the file */
+  alcm_status st = grow(r, &r->stored, &r->stored_cap, n);
+  if (st)
+    return alcm_fail(&r->msg, st, "entry '%s': %s %u: %llu stored bytes",
+                     e->name, what, (unsigned)j,
+                     (unsigned long long)stored_size);
+  st = alcm_infile_read(&r->file, offset, r->stored, (size_t)n, &r->msg);
+  if (!st) st = alcm_frame_decode(r->stored, f, offset, &r->msg);
+  if (st) alcm_msg_prefix(&r->msg, "entry '%s': %s %u", e->name, what,
+                          (unsigned)j);
+  return st;
+}
+
+/* The chunk frame must be the one the index describes, in a codec this
+ * reader has and a transform allowed for the entry (spec "Frames",
+ * "Transforms"). */
+static alcm_status check_chunk_frame(alcm_reader *r, const alcm_entry *e,
+                                     uint32_t j, const alcm_frame *f) {
   const alcm_chunk_ref *ref = &e->chunks[j];
-  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
-  alcm_status st = alcm_infile_read(&r->file, ref->frame_offset, hdr,
-                                    sizeof hdr, &r->msg);
-  if (!st) st = alcm_frame_decode(hdr, f, ref->frame_offset, &r->msg);
-  if (st) {
-    alcm_msg_prefix(&r->msg, "entry '%s': chunk %u", e->name, (unsigned)j);
-    return st;
-  }
   const unsigned long long off = (unsigned long long)ref->frame_offset;
   if (f->kind != ALCM_FRAME_KIND_CHUNK || f->stored_size != ref->stored_size ||
       f->raw_size != chunk_raw_size(e, j))
@@ -254,8 +270,7 @@ static alcm_status chunk_frame(alcm_reader *r, const alcm_entry *e, uint32_t j,
   const size_t es = e->kind == ALCM_ENTRY_TENSOR ? alcm_dtype_size((int)e->dtype)
                                                  : 1;
   /* A transform works on whole elements of the entry's dtype; blobs have
-   * none (es 1 forces identity); the field splits belong to their dtype
-   * (spec "Transforms"). */
+   * none (es 1 forces identity); the field splits belong to their dtype. */
   const bool split_ok =
       (f->transform != ALCM_TRANSFORM_SPLIT_BF16 || e->dtype == ALCM_DTYPE_BF16) &&
       (f->transform != ALCM_TRANSFORM_SPLIT_F32 || e->dtype == ALCM_DTYPE_F32);
@@ -269,6 +284,16 @@ static alcm_status chunk_frame(alcm_reader *r, const alcm_entry *e, uint32_t j,
   return ALCM_OK;
 }
 
+/* Frame header and payload of chunk j, checked up to the stored hash. */
+static alcm_status load_chunk(alcm_reader *r, const alcm_entry *e, uint32_t j,
+                              alcm_frame *f) {
+  const alcm_chunk_ref *ref = &e->chunks[j];
+  alcm_status st = load_frame(r, e, "chunk", j, ref->frame_offset,
+                              ref->stored_size, f);
+  if (!st) st = check_chunk_frame(r, e, j, f);
+  return st;
+}
+
 static alcm_status grow(alcm_reader *r, uint8_t **p, size_t *cap, uint64_t n) {
   if (n > SIZE_MAX) return ALCM_ERR_LIMIT;
   void *q = *p;
@@ -277,29 +302,25 @@ static alcm_status grow(alcm_reader *r, uint8_t **p, size_t *cap, uint64_t n) {
   return st;
 }
 
-/* Reads the payload of a frame into r->stored and checks its hash. */
-static alcm_status read_payload(alcm_reader *r, const alcm_entry *e,
+/* The payload loaded by load_frame against its stored hash. */
+static alcm_status check_stored(alcm_reader *r, const alcm_entry *e,
                                 uint32_t j, const char *what,
                                 uint64_t frame_offset, const alcm_frame *f) {
-  alcm_status st = grow(r, &r->stored, &r->stored_cap, f->stored_size);
-  if (st)
-    return alcm_fail(&r->msg, st, "entry '%s': %s %u: %llu stored bytes",
-                     e->name, what, (unsigned)j,
-                     (unsigned long long)f->stored_size);
-  if ((st = alcm_infile_read(&r->file, frame_offset + ALCM_FRAME_HEADER_SIZE,
-                             r->stored, (size_t)f->stored_size, &r->msg)))
-    return st;
 #ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-  if (alcm_hash64(r->stored, (size_t)f->stored_size) != f->stored_hash)
+  if (alcm_hash64(r->stored + ALCM_FRAME_HEADER_SIZE,
+                  (size_t)f->stored_size) != f->stored_hash)
     return alcm_fail(&r->msg, ALCM_ERR_CHECKSUM,
                      "entry '%s': %s %u at offset %llu: stored bytes",
                      e->name, what, (unsigned)j,
                      (unsigned long long)frame_offset);
+#else
+  (void)r, (void)e, (void)j, (void)what, (void)frame_offset, (void)f;
 #endif
   return ALCM_OK;
 }
 
-/* Decodes r->stored (already hash-checked) into dst (f->raw_size bytes). */
+/* Decodes the payload in r->stored (already hash-checked) into dst
+ * (f->raw_size bytes). */
 static alcm_status decode_payload(alcm_reader *r, const alcm_entry *e,
                                   uint32_t j, const char *what,
                                   uint64_t frame_offset, const alcm_frame *f,
@@ -314,7 +335,8 @@ static alcm_status decode_payload(alcm_reader *r, const alcm_entry *e,
                        (unsigned)j);
     plain = r->tmp;
   }
-  if (c->decompress(plain, n, r->stored, (size_t)f->stored_size) != 0)
+  if (c->decompress(plain, n, r->stored + ALCM_FRAME_HEADER_SIZE,
+                    (size_t)f->stored_size) != 0)
     return alcm_fail(&r->msg, ALCM_ERR_CODEC,
                      "entry '%s': %s %u at offset %llu: %s data does not "
                      "decode to %zu bytes",
@@ -343,11 +365,10 @@ static alcm_status entry_readable(alcm_reader *r, const alcm_entry *e) {
 static alcm_status read_chunk(alcm_reader *r, const alcm_entry *e, uint32_t j,
                               uint8_t *dst) {
   alcm_frame f;
-  alcm_status st = chunk_frame(r, e, j, &f);
-  if (!st)
-    st = read_payload(r, e, j, "chunk", e->chunks[j].frame_offset, &f);
-  if (!st)
-    st = decode_payload(r, e, j, "chunk", e->chunks[j].frame_offset, &f, dst);
+  const uint64_t off = e->chunks[j].frame_offset;
+  alcm_status st = load_chunk(r, e, j, &f);
+  if (!st) st = check_stored(r, e, j, "chunk", off, &f);
+  if (!st) st = decode_payload(r, e, j, "chunk", off, &f, dst);
   return st;
 }
 
@@ -467,8 +488,11 @@ alcm_status alcm_reader_chunk(alcm_reader *r, size_t entry, uint32_t chunk,
   if (!info || chunk >= e->chunk_count)
     return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT, "entry '%s': chunk %u of %u",
                      e->name, (unsigned)chunk, (unsigned)e->chunk_count);
-  alcm_frame f;
-  if ((st = chunk_frame(r, e, chunk, &f))) return st;
+  alcm_frame f; /* the header only: no payload is read */
+  if ((st = load_frame(r, e, "chunk", chunk, e->chunks[chunk].frame_offset, 0,
+                       &f)) ||
+      (st = check_chunk_frame(r, e, chunk, &f)))
+    return st;
   info->frame_offset = e->chunks[chunk].frame_offset;
   info->raw_offset = (uint64_t)chunk * e->chunk_size;
   info->raw_size = chunk_raw_size(e, chunk);
@@ -623,11 +647,9 @@ static uint64_t section_raw_size(const alcm_entry *e, unsigned type) {
 static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
                                   uint32_t j, unsigned flags) {
   const alcm_section_ref *ref = &e->sections[j];
-  uint8_t hdr[ALCM_FRAME_HEADER_SIZE];
   alcm_frame f;
-  alcm_status st = alcm_infile_read(&r->file, ref->frame_offset, hdr,
-                                    sizeof hdr, &r->msg);
-  if (!st) st = alcm_frame_decode(hdr, &f, ref->frame_offset, &r->msg);
+  alcm_status st = load_frame(r, e, "section", j, ref->frame_offset,
+                              ref->stored_size, &f);
   if (st) return st;
   if (f.kind != ALCM_FRAME_KIND_SECTION || f.section_type != ref->type ||
       f.stored_size != ref->stored_size)
@@ -653,7 +675,8 @@ static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
     return alcm_fail(&r->msg, ALCM_ERR_LIMIT,
                      "entry '%s': section %u of %llu bytes", e->name,
                      (unsigned)j, (unsigned long long)f.raw_size);
-  if ((st = read_payload(r, e, j, "section", ref->frame_offset, &f))) return st;
+  if ((st = check_stored(r, e, j, "section", ref->frame_offset, &f)))
+    return st;
   if (flags & ALCM_VERIFY_STORED_ONLY) return ALCM_OK;
   if ((st = grow(r, &r->raw, &r->raw_cap, f.raw_size)))
     return alcm_fail(&r->msg, st, "entry '%s': section %u", e->name,
@@ -670,9 +693,8 @@ static alcm_status verify_entry(alcm_reader *r, size_t i, unsigned flags) {
   if (!(flags & ALCM_VERIFY_STORED_ONLY)) return stream_entry(r, e, NULL, NULL);
   for (uint32_t j = 0; j < e->chunk_count && !st; j++) {
     alcm_frame f;
-    st = chunk_frame(r, e, j, &f);
-    if (!st)
-      st = read_payload(r, e, j, "chunk", e->chunks[j].frame_offset, &f);
+    st = load_chunk(r, e, j, &f);
+    if (!st) st = check_stored(r, e, j, "chunk", e->chunks[j].frame_offset, &f);
   }
   return st;
 }
