@@ -399,6 +399,41 @@ ALCM_API alcm_status alcm_export_source(alcm_reader *r, size_t source,
 ALCM_API alcm_status alcm_export_npy(alcm_reader *r, size_t entry,
                                      const char *out_path, int overwrite);
 
+
+/* ---- more checkpoint forms (issue 4; spec "Source record") -------------- */
+/** Add every array of a NumPy .npz (stored or deflated members) as a
+ *  tensor named "<archive_path>:<member name without .npy>", streamed
+ *  through bounded buffers; the zip is validated first (no overlapping or
+ *  duplicate members, no sizes a deflate stream cannot reach). */
+ALCM_API alcm_status alcm_import_npz(alcm_writer *w, const char *path,
+                                     const char *archive_path);
+/** Add a torch.save zip file (.pt, .pth, .bin). Its data.pkl is read by an
+ *  allow-listed pickle machine that never executes anything; each storage
+ *  becomes one tensor "<archive_path>:<first key using it>" (spec names
+ *  the rest), and export rebuilds the file byte-exact. */
+ALCM_API alcm_status alcm_import_pytorch(alcm_writer *w, const char *path,
+                                         const char *archive_path);
+/** Add a model folder: checkpoint files it understands (.safetensors,
+ *  .npy, .npz, torch .pt/.pth/.bin/.ckpt zips) as tensors, every other
+ *  regular file as a blob, each with a source whose path is the path
+ *  relative to dir. Files are visited in byte order of their paths;
+ *  symbolic links and special files are refused (ERR_INPUT). */
+ALCM_API alcm_status alcm_import_folder(alcm_writer *w, const char *dir);
+/** Recreate every source below out_dir (created if missing). Paths are
+ *  validated again; directories are made with mkdirat and never followed
+ *  through symbolic links, so nothing is written outside out_dir.
+ *  ERR_EXISTS for an existing file unless overwrite. */
+ALCM_API alcm_status alcm_export_folder(alcm_reader *r, const char *out_dir,
+                                        int overwrite);
+/** Write the tensor entries entries[0..count) as one safetensors file
+ *  (atomically), in the given order; names must be unique. Big-endian or
+ *  Fortran-order entries are ERR_UNSUPPORTED. */
+ALCM_API alcm_status alcm_export_safetensors(alcm_reader *r,
+                                             const size_t *entries,
+                                             size_t count,
+                                             const char *out_path,
+                                             int overwrite);
+
 #ifdef __cplusplus
 }
 #endif

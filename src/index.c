@@ -215,8 +215,10 @@ static alcm_status decode_source(decoder *d, uint32_t i, alcm_source *s) {
   if (s->format > ALCM_SOURCE_MAX)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT, "index: source %u: format %u",
                      (unsigned)i, s->format);
-  if (restore_len && s->format != ALCM_SOURCE_SAFETENSORS &&
-      s->format != ALCM_SOURCE_NPY)
+  /* Formats 1-4 rebuild their file from restore data; 0 and 5 have none
+   * (spec "Source record"). */
+  if (restore_len && (s->format == ALCM_SOURCE_NONE ||
+                      s->format == ALCM_SOURCE_FILE))
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
                      "index: source %u: format %u carries restore data",
                      (unsigned)i, s->format);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "importers.h"
 
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -509,4 +510,21 @@ ALCM_API alcm_status alcm_export_npy(alcm_reader *r, size_t entry,
   uint8_t head[NPY_OUT_MAX];
   const size_t n = npy_header_build(&e, code, head);
   return npy_write(r, entry, head, n, out_path, overwrite);
+}
+
+/* ---- for npz.c (issue 4) ------------------------------------------------ */
+
+alcm_status alcm_npy_parse_(const uint8_t *p, size_t n, alcm_npy_info *info,
+                            const char *file, alcm_msg *msg) {
+  npy_header h;
+  const alcm_status s = npy_parse(p, n, &h, file, msg);
+  memset(info, 0, sizeof *info);
+  info->preamble_size = h.preamble_size;
+  if (s != ALCM_OK) return s;
+  info->dtype = h.dtype;
+  info->flags = h.flags;
+  info->ndim = h.ndim;
+  memcpy(info->shape, h.shape, sizeof info->shape);
+  info->data_size = h.data_size;
+  return ALCM_OK;
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "importers.h"
 
 
 #define ST_MAX_HEADER 100000000u /* reference implementation's limit */
@@ -257,6 +258,19 @@ static alcm_status st_layout(st_header *h, uint64_t data_start,
   return ALCM_OK;
 }
 
+/* jansson reports a failed allocation either with its out-of-memory code
+ * or, where it fails before it could say anything (lexer set-up, some
+ * object insertions), with no error text at all; the file is not to
+ * blame for either. */
+static alcm_status st_json_status(const json_error_t *err) {
+  if (err->text[0] == '\0') return ALCM_ERR_NOMEM;
+  switch (json_error_code(err)) {
+  case json_error_duplicate_key: return ALCM_ERR_DUPLICATE;
+  case json_error_out_of_memory: return ALCM_ERR_NOMEM;
+  default: return ALCM_ERR_INPUT;
+  }
+}
+
 /* Parse and validate header bytes json[0..n) (the bytes after the 8-byte
  * length). data_start is their end's file offset, for messages. */
 static alcm_status st_parse(st_header *h, const uint8_t *json, size_t n,
@@ -270,12 +284,10 @@ static alcm_status st_parse(st_header *h, const uint8_t *json, size_t n,
   json_error_t err;
   h->root = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &err);
   if (!h->root)
-    return alcm_fail(msg, json_error_code(&err) == json_error_duplicate_key
-                              ? ALCM_ERR_DUPLICATE
-                              : ALCM_ERR_INPUT,
+    return alcm_fail(msg, st_json_status(&err),
                      "%s: header byte %llu (file offset %llu): %s", file,
                      (ull)err.position, (ull)(ST_LEN_SIZE + (uint64_t)err.position),
-                     err.text);
+                     err.text[0] ? err.text : "JSON parser ran out of memory");
   if (!json_is_object(h->root))
     return alcm_fail(msg, ALCM_ERR_INPUT, "%s: header is not a JSON object",
                      file);
@@ -505,6 +517,10 @@ ALCM_API alcm_status alcm_export_source(alcm_reader *r, size_t source,
     return st_export(r, source, &src, out_path, overwrite);
   case ALCM_SOURCE_NPY:
     return alcm_npy_export_source_(r, source, &src, out_path, overwrite);
+  case ALCM_SOURCE_NPZ:
+    return alcm_npz_export_source_(r, source, &src, out_path, overwrite);
+  case ALCM_SOURCE_PYTORCH:
+    return alcm_pytorch_export_source_(r, source, &src, out_path, overwrite);
   case ALCM_SOURCE_FILE:
     return file_export(r, source, out_path, overwrite);
   default:

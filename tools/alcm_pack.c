@@ -18,10 +18,14 @@ static void usage(FILE *out) {
   fprintf(out,
           "Usage: %s [OPTION]... INPUT...\n"
           "Pack checkpoint files into one .alcm archive (lossless).\n"
-          "INPUT is a .safetensors or .npy file; the type is found from its\n"
-          "first bytes or, failing that, its extension. Each input is stored\n"
-          "as a source that alcm-unpack restores byte-exact; a .npy tensor\n"
-          "is named after the file name without '.npy'.\n"
+          "INPUT is a .safetensors, .npy, .npz or PyTorch (.pt/.bin zip)\n"
+          "file, or a model folder; the type is found from its first bytes\n"
+          "or, failing that, its extension. Each file is stored as a source\n"
+          "that alcm-unpack restores (byte-exact except .npz, which comes\n"
+          "back with identical arrays). A .npy tensor is named after the\n"
+          "file without '.npy'; .npz and PyTorch tensors 'FILE:NAME'. A\n"
+          "folder stores every checkpoint it holds and every other file as a\n"
+          "blob, under its path relative to the folder; links are refused.\n"
           "\n"
           "  -o, --output FILE     archive to write (default: first INPUT + "
           "\".alcm\")\n"
@@ -133,19 +137,26 @@ static int check_meta(const pack_args *a) {
   return -1;
 }
 
-typedef enum { IN_UNKNOWN, IN_SAFETENSORS, IN_NPY } input_type;
+typedef enum {
+  IN_UNKNOWN, IN_SAFETENSORS, IN_NPY, IN_NPZ, IN_PYTORCH, IN_FOLDER
+} input_type;
 
 /* By magic first (the .npy magic; or a safetensors length followed by
  * '{'), then by extension. */
 static input_type detect(const char *path) {
   uint8_t b[9] = {0};
   size_t n = 0;
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return IN_FOLDER;
   FILE *const f = fopen(path, "rb");
   if (f) {
     n = fread(b, 1, sizeof b, f);
     fclose(f);
   }
   if (n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0) return IN_NPY;
+  /* A zip: numpy.savez by extension, else a torch.save file. */
+  if (n >= 4 && memcmp(b, "PK\x03\x04", 4) == 0)
+    return cli_ends_with(path, ".npz") ? IN_NPZ : IN_PYTORCH;
   if (n == 9 && b[8] == '{' && b[6] == 0 && b[7] == 0) return IN_SAFETENSORS;
   if (cli_ends_with(path, ".safetensors")) return IN_SAFETENSORS;
   if (cli_ends_with(path, ".npy")) return IN_NPY;
@@ -179,8 +190,21 @@ static int add_input(alcm_writer *w, const char *path) {
     free(name);
     break;
   }
+  case IN_NPZ:
+    cli_note(1, "%s: adding .npz as '%s'", path, base);
+    s = alcm_import_npz(w, path, base);
+    break;
+  case IN_PYTORCH:
+    cli_note(1, "%s: adding PyTorch file as '%s'", path, base);
+    s = alcm_import_pytorch(w, path, base);
+    break;
+  case IN_FOLDER:
+    cli_note(1, "%s: adding model folder", path);
+    s = alcm_import_folder(w, path);
+    break;
   default:
-    cli_error("%s: not a safetensors or .npy file", path);
+    cli_error("%s: not a safetensors, .npy, .npz or PyTorch file, nor a "
+              "folder", path);
     return CLI_EXIT_INPUT;
   }
   /* Importer messages already name the input file. */
@@ -216,11 +240,17 @@ static int set_meta(alcm_writer *w, const pack_args *a) {
  * archive bytes. */
 static void summary(const alcm_writer *w, char **inputs, int count,
                     const char *output) {
-  uint64_t in = 0, file = 0;
-  alcm_writer_totals(w, NULL, &file);
+  uint64_t in = 0, file = 0, raw = 0;
+  alcm_writer_totals(w, &raw, &file);
   for (int i = 0; i < count; i++) {
     struct stat st;
-    if (stat(inputs[i], &st) == 0) in += (uint64_t)st.st_size;
+    if (stat(inputs[i], &st) != 0) continue;
+    /* A folder's size is not its files': count the bytes packed. */
+    if (S_ISDIR(st.st_mode)) {
+      in = raw;
+      break;
+    }
+    in += (uint64_t)st.st_size;
   }
   char is[32], fs[32], label[64];
   cli_format_size(in, is, sizeof is);

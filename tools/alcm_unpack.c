@@ -4,7 +4,9 @@
  * in libalcm (alcm_export_source, alcm_export_npy).
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,19 @@ static void usage(FILE *out) {
           "one source, -o names the output file (default: the stored file\n"
           "name, in the current directory); with several, -o names a\n"
           "directory (default: the current directory).\n"
-          "With --tensor, each named tensor is written to DIR/NAME.npy ('/'\n"
-          "in NAME becomes '_'), DIR being -o (default '.'); with exactly\n"
-          "one tensor, '-o FILE.npy' names the file itself.\n"
+          "An archive packed from a folder (or -o naming an existing\n"
+          "directory) is restored as a folder below -o; nothing is written\n"
+          "outside it and links in it are not followed.\n"
+          "With --tensor PATTERN (a shell glob, repeatable), each matching\n"
+          "tensor is written to DIR/NAME.npy ('/' in NAME becomes '_'), DIR\n"
+          "being -o (default '.'); with exactly one tensor, '-o FILE.npy'\n"
+          "names the file itself. With --format safetensors, the selected\n"
+          "tensors (all without --tensor) go into the one file -o.\n"
           "\n"
           "  -o, --output PATH     output file or directory (see above)\n"
-          "      --tensor NAME     write tensor NAME as .npy (repeatable)\n"
+          "      --tensor PATTERN  select tensors by name glob (repeatable)\n"
+          "      --format FMT      npy (one file per tensor) or safetensors\n"
+          "                        (one file): convert instead of restoring\n"
           "  -f, --force           overwrite existing outputs\n"
           "  -q, --quiet           print nothing but errors\n"
           "  -v, --verbose         say more (repeatable)\n"
@@ -45,13 +54,15 @@ typedef struct {
   int force;
   const char *tensors[MAX_TENSORS];
   size_t tensor_count;
+  const char *format; /* NULL: restore sources */
 } unpack_args;
 
-enum { OPT_TENSOR = 256, OPT_HELP, OPT_VERSION };
+enum { OPT_TENSOR = 256, OPT_FORMAT, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"tensor", required_argument, NULL, OPT_TENSOR},
+    {"format", required_argument, NULL, OPT_FORMAT},
     {"force", no_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -67,6 +78,12 @@ static int parse_one(int c, unpack_args *a) {
     if (a->tensor_count == MAX_TENSORS)
       return cli_usage_error("--tensor: at most %d", MAX_TENSORS);
     a->tensors[a->tensor_count++] = optarg;
+    return -1;
+  case OPT_FORMAT:
+    if (strcmp(optarg, "npy") != 0 && strcmp(optarg, "safetensors") != 0)
+      return cli_usage_error("--format: '%s' is not npy or safetensors",
+                             optarg);
+    a->format = optarg;
     return -1;
   case 'f': a->force = 1; return -1;
   case 'q': cli_set_verbosity(-1); return -1;
@@ -90,17 +107,6 @@ static char *join(const char *dir, const char *name, const char *suffix) {
   memcpy(p + at, name, n);
   memcpy(p + at + n, suffix, s + 1);
   return p;
-}
-
-/* mkdir -p for the folders above path's last component. */
-static int make_parents(char *path) {
-  for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
-    *p = '\0';
-    const int bad = mkdir(path, 0777) != 0 && errno != EEXIST;
-    *p = '/';
-    if (bad) return -1;
-  }
-  return 0;
 }
 
 static int ensure_dir(const char *dir) {
@@ -153,73 +159,115 @@ static int restore_sources(alcm_reader *r, const unpack_args *a) {
     return CLI_EXIT_INPUT;
   }
   const char *const dir = a->output ? a->output : ".";
-  if (n > 1 && ensure_dir(dir)) return CLI_EXIT_IO;
-  int rc = -1;
-  for (size_t i = 0; i < n && rc < 0; i++) {
-    alcm_source_info src;
-    alcm_status s = alcm_reader_source(r, i, &src);
+  struct stat st;
+  /* A folder (several sources, or -o naming a directory): the library
+   * recreates it below dir without following links. */
+  if (n > 1 || (a->output && stat(a->output, &st) == 0 && S_ISDIR(st.st_mode))) {
+    const alcm_status s = alcm_export_folder(r, dir, a->force);
     if (s != ALCM_OK) return fail_reader(r, s, a->archive);
-    if (!safe_relative(src.path)) {
-      cli_error("%s: source %zu has an unsafe path '%s'", a->archive, i,
-                src.path);
-      return CLI_EXIT_INPUT;
-    }
-    if (n == 1) {
-      const char *const base = strrchr(src.path, '/');
-      return restore_one(r, a, i,
-                         a->output ? a->output : base ? base + 1 : src.path);
-    }
-    char *const out = join(dir, src.path, "");
-    if (!out) {
-      cli_error("%s: out of memory", a->archive);
-      return CLI_EXIT_IO;
-    }
-    if (make_parents(out)) {
-      cli_error("%s: cannot create the folders of '%s': %s", a->archive, out,
-                strerror(errno));
-      rc = CLI_EXIT_IO;
-    } else {
-      cli_note(1, "%s: source %zu '%s' -> %s", a->archive, i, src.path, out);
-      rc = restore_one(r, a, i, out);
-    }
-    free(out);
+    done(a->archive, dir);
+    return -1;
   }
-  return rc;
+  alcm_source_info src;
+  const alcm_status s = alcm_reader_source(r, 0, &src);
+  if (s != ALCM_OK) return fail_reader(r, s, a->archive);
+  if (!safe_relative(src.path)) {
+    cli_error("%s: source 0 has an unsafe path '%s'", a->archive, src.path);
+    return CLI_EXIT_INPUT;
+  }
+  const char *const base = strrchr(src.path, '/');
+  return restore_one(r, a, 0,
+                     a->output ? a->output : base ? base + 1 : src.path);
 }
 
-static int write_tensor(alcm_reader *r, const unpack_args *a,
-                        const char *name, const char *out) {
-  size_t idx;
-  alcm_status s = alcm_reader_find(r, name, &idx);
-  if (s == ALCM_ERR_NOT_FOUND) {
-    cli_error("%s: no tensor named '%s'", a->archive, name);
-    return CLI_EXIT_USAGE;
+/* Tensor entries matching any pattern (all tensors without patterns), in
+ * entry order; a pattern that matches nothing is a usage error. */
+static int select_tensors(alcm_reader *r, const unpack_args *a, size_t **sel,
+                          size_t *count) {
+  const size_t n = alcm_reader_entry_count(r);
+  *sel = malloc((n ? n : 1) * sizeof **sel);
+  unsigned char *const hit = calloc(a->tensor_count + 1, 1);
+  if (!*sel || !hit) {
+    free(hit);
+    cli_error("%s: out of memory", a->archive);
+    return CLI_EXIT_IO;
   }
-  if (s == ALCM_OK) s = alcm_export_npy(r, idx, out, a->force);
+  *count = 0;
+  for (size_t i = 0; i < n; i++) {
+    alcm_entry_info e;
+    const alcm_status s = alcm_reader_entry(r, i, &e);
+    if (s != ALCM_OK) {
+      free(hit);
+      return fail_reader(r, s, a->archive);
+    }
+    if (e.kind != ALCM_ENTRY_TENSOR) continue;
+    bool take = a->tensor_count == 0;
+    for (size_t p = 0; p < a->tensor_count; p++)
+      if (fnmatch(a->tensors[p], e.name, 0) == 0) {
+        hit[p] = 1;
+        take = true;
+      }
+    if (take) (*sel)[(*count)++] = i;
+  }
+  for (size_t p = 0; p < a->tensor_count; p++)
+    if (!hit[p]) {
+      free(hit);
+      cli_error("%s: no tensor matches '%s'", a->archive, a->tensors[p]);
+      return CLI_EXIT_USAGE;
+    }
+  free(hit);
+  return -1;
+}
+
+static int write_npy(alcm_reader *r, const unpack_args *a, size_t idx,
+                     const char *out) {
+  const alcm_status s = alcm_export_npy(r, idx, out, a->force);
   if (s != ALCM_OK) return fail_reader(r, s, a->archive);
   done(a->archive, out);
   return -1;
 }
 
-static int write_tensors(alcm_reader *r, const unpack_args *a) {
-  if (a->tensor_count == 1 && a->output && cli_ends_with(a->output, ".npy"))
-    return write_tensor(r, a, a->tensors[0], a->output);
+static int write_tensors_npy(alcm_reader *r, const unpack_args *a,
+                             const size_t *sel, size_t count) {
+  if (count == 1 && a->output && cli_ends_with(a->output, ".npy"))
+    return write_npy(r, a, sel[0], a->output);
   const char *const dir = a->output ? a->output : ".";
   if (ensure_dir(dir)) return CLI_EXIT_IO;
   int rc = -1;
-  for (size_t i = 0; i < a->tensor_count && rc < 0; i++) {
-    const char *const name = a->tensors[i];
-    char *const out = join(dir, name, ".npy");
+  for (size_t i = 0; i < count && rc < 0; i++) {
+    alcm_entry_info e;
+    const alcm_status s = alcm_reader_entry(r, sel[i], &e);
+    if (s != ALCM_OK) return fail_reader(r, s, a->archive);
+    char *const out = join(dir, e.name, ".npy");
     if (!out) {
       cli_error("%s: out of memory", a->archive);
       return CLI_EXIT_IO;
     }
     /* Only the file-name part is the tensor's: flatten its slashes. */
-    for (char *p = out + strlen(out) - strlen(name) - 4; *p; p++)
+    for (char *p = out + strlen(out) - strlen(e.name) - 4; *p; p++)
       if (*p == '/') *p = '_';
-    rc = write_tensor(r, a, name, out);
+    rc = write_npy(r, a, sel[i], out);
     free(out);
   }
+  return rc;
+}
+
+static int write_tensors(alcm_reader *r, const unpack_args *a) {
+  size_t *sel = NULL, count = 0;
+  int rc = select_tensors(r, a, &sel, &count);
+  if (rc < 0 && a->format && strcmp(a->format, "safetensors") == 0) {
+    if (!a->output) {
+      rc = cli_usage_error("--format safetensors needs -o FILE");
+    } else {
+      const alcm_status s =
+          alcm_export_safetensors(r, sel, count, a->output, a->force);
+      if (s != ALCM_OK) rc = fail_reader(r, s, a->archive);
+      else done(a->archive, a->output);
+    }
+  } else if (rc < 0) {
+    rc = write_tensors_npy(r, a, sel, count);
+  }
+  free(sel);
   return rc;
 }
 
@@ -244,7 +292,7 @@ int main(int argc, char **argv) {
   alcm_reader *r;
   int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
   if (!r) return rc;
-  rc = a.tensor_count ? write_tensors(r, &a) : restore_all(r, &a);
+  rc = a.tensor_count || a.format ? write_tensors(r, &a) : restore_all(r, &a);
   alcm_reader_close(r);
   return rc < 0 ? CLI_EXIT_OK : rc;
 }
