@@ -1,0 +1,514 @@
+/*
+ * adaptive.c - one-call encode and decode of an adaptive tensor
+ * (spec/adaptive.md): statistics -> entropy map -> pruning -> bit widths
+ * and scales (from the map, or from an error bound) -> codes, with the
+ * error measured on the values exactly as the decoder will produce them.
+ */
+#include <float.h>
+#include <math.h>
+
+#include "adaptive.h"
+
+void alcm_adaptive_params_init(alcm_adaptive_params *p) {
+  memset(p, 0, sizeof *p);
+  p->map = ALCM_MAP_UNIFORM;
+  p->min_precision = 4;
+  p->base_precision = 8;
+  p->map_lo = 0.2;
+  p->map_hi = 0.9;
+  p->max_drop_ratio = 0.25;
+}
+
+void alcm_adaptive_result_free(alcm_adaptive_result *r,
+                               const alcm_mem *mem) {
+  if (!r) return;
+  alcm_mem_free(mem, r->entropy_map);
+  alcm_mem_free(mem, r->scales);
+  alcm_mem_free(mem, r->bits);
+  alcm_mem_free(mem, r->mask);
+  alcm_mem_free(mem, r->stats);
+  alcm_mem_free(mem, r->codes);
+  memset(r, 0, sizeof *r);
+}
+
+static alcm_status check_params(const alcm_adaptive_params *p,
+                                alcm_msg *msg) {
+  if (p->min_precision < 1 || p->min_precision > p->base_precision ||
+      p->base_precision > ALCM_BITS_MAX)
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT,
+                     "precision %u..%u (need 1 <= min <= base <= 16)",
+                     p->min_precision, p->base_precision);
+  if (!(p->map_lo >= 0 && p->map_lo < p->map_hi && p->map_hi <= 1))
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT, "entropy range [%g, %g]",
+                     p->map_lo, p->map_hi);
+  if (!(p->prune_fraction >= 0 && p->prune_fraction <= 1 &&
+        p->max_drop_ratio >= 0 && p->max_drop_ratio <= 1))
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT,
+                     "pruning threshold %g, max drop ratio %g",
+                     p->prune_fraction, p->max_drop_ratio);
+  if (p->bound != ALCM_BOUND_NONE &&
+      (p->bound > ALCM_BOUND_SNR || !isfinite(p->bound_value) ||
+       (p->bound != ALCM_BOUND_SNR && !(p->bound_value > 0))))
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT, "error bound %d of %g",
+                     (int)p->bound, p->bound_value);
+  if (p->map > ALCM_MAP_UNIFORM ||
+      (p->map == ALCM_MAP_PREDICTOR && !p->predictor))
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT, "entropy map source %d",
+                     (int)p->map);
+  return ALCM_OK;
+}
+
+/* Entropy (bits per code) of channel c quantized at bits with its range
+ * scale; hist holds 2^bits counters. */
+static double channel_code_entropy(unsigned dtype, const uint8_t *data,
+                                   const alcm_chgeom *g, size_t c,
+                                   double absmax, unsigned bits,
+                                   uint64_t *hist) {
+  const size_t n = g->outer * g->inner, levels = (size_t)1 << bits;
+  const float scale = alcm_scale_from_range(absmax, bits);
+  const int32_t qmax = (int32_t)alcm_qmax(bits);
+  memset(hist, 0, levels * sizeof *hist);
+  for (size_t k = 0; k < n; k++) {
+    const double x = alcm_elem_load(dtype, data, alcm_chgeom_index(g, c, k));
+    hist[alcm_quantize(x, scale, bits) + qmax]++;
+  }
+  double h = 0;
+  for (size_t v = 0; v < levels; v++)
+    if (hist[v]) {
+      const double q = (double)hist[v] / (double)n;
+      h -= q * log2(q);
+    }
+  return h;
+}
+
+typedef struct {
+  const alcm_adaptive_params *p;
+  unsigned dtype;
+  const uint8_t *data;
+  alcm_chgeom g;
+  alcm_stats tensor;
+  double *absmax; /* [C] */
+  alcm_adaptive_result *r;
+  const alcm_mem *mem;
+  alcm_msg *msg;
+} enc;
+
+static alcm_status make_map(enc *e) {
+  const alcm_adaptive_params *const p = e->p;
+  uint64_t *hist = NULL;
+  if (p->map == ALCM_MAP_MEASURED) {
+    hist = alcm_mem_calloc(e->mem, (size_t)1 << p->base_precision,
+                           sizeof *hist);
+    if (!hist) return alcm_fail(e->msg, ALCM_ERR_NOMEM, "code histogram");
+  }
+  for (size_t c = 0; c < e->g.channels; c++) {
+    alcm_stats s;
+    alcm_stats_channel(e->dtype, e->data, &e->g, c, &s);
+    for (size_t k = 0; k < ALCM_STAT_COUNT; k++)
+      e->r->stats[c * ALCM_STAT_COUNT + k] = (float)s.v[k];
+    e->absmax[c] = s.absmax;
+    double v = p->map_hi;
+    if (p->map == ALCM_MAP_PREDICTOR) {
+      double x[ALCM_MLP_INPUTS];
+      alcm_mlp_features(&s, e->tensor.rms, x);
+      v = alcm_mlp_forward(p->predictor, x);
+      /* A predictor trained for another range is mapped onto this one. */
+      const alcm_mlp *const m = p->predictor;
+      v = p->map_lo + (v - m->lo) / (m->hi - m->lo) * (p->map_hi - p->map_lo);
+    } else if (p->map == ALCM_MAP_MEASURED) {
+      double h = channel_code_entropy(e->dtype, e->data, &e->g, c,
+                                      s.absmax, p->base_precision, hist) /
+                 (double)p->base_precision;
+      if (h > 1) h = 1;
+      v = p->map_lo + h * (p->map_hi - p->map_lo);
+    }
+    e->r->entropy_map[c] = (float)v;
+  }
+  alcm_mem_free(e->mem, hist);
+  return ALCM_OK;
+}
+
+static unsigned map_bits(const enc *e, size_t c) {
+  if (!(e->absmax[c] > 0)) return 1; /* all-zero channel: nothing to code */
+  return alcm_bits_from_entropy(e->r->entropy_map[c], e->p->map_lo,
+                                e->p->map_hi, e->p->min_precision,
+                                e->p->base_precision);
+}
+
+/* Spacing of dtype's values at magnitude a (an upper bound on the
+ * rounding of a decoded value near a). */
+static double dtype_ulp(unsigned dtype, double a) {
+  int ex;
+  (void)frexp(a, &ex); /* a = m 2^ex, 0.5 <= m < 1 */
+  const int man = dtype == ALCM_DTYPE_F16    ? 10
+                  : dtype == ALCM_DTYPE_BF16 ? 7
+                  : dtype == ALCM_DTYPE_F32  ? 23
+                                             : 52;
+  const double u = ldexp(1.0, ex - 1 - man);
+  return dtype == ALCM_DTYPE_F16 && u < 0x1p-24 ? 0x1p-24 : u;
+}
+
+/* Try one step (shrunk a little while f32 rounding breaks the bound):
+ * the fewest bits whose range reaches absmax within E. */
+static bool try_step(enc *e, size_t c, double bound, double step) {
+  alcm_adaptive_result *const r = e->r;
+  const double a = e->absmax[c];
+  for (int tries = 0; tries < 8; tries++, step *= 1.0 - 0x1p-10) {
+    float s = step >= (double)FLT_MAX ? FLT_MAX : (float)step;
+    if ((double)s > step) s = nextafterf(s, 0.0f);
+    if (!(s > 0)) return false;
+    unsigned b = 2;
+    while (b <= ALCM_BITS_MAX &&
+           (double)alcm_qmax(b) * (double)s + bound < a)
+      b++;
+    if (b > ALCM_BITS_MAX) return false;
+    alcm_qerr q;
+    alcm_quant_channel_error(e->dtype, e->data, &e->g, c, r->mask, s, b, &q);
+    if (q.max_abs <= bound) {
+      r->bits[c] = (uint8_t)b;
+      r->scales[c] = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Max-abs bound E: step 2E, the largest whose rounding error is E; when
+ * rounding the decoded value to the dtype (up to half its spacing u)
+ * breaks that, step 2E - u, which leaves room for it. */
+static alcm_status bits_for_bound(enc *e, size_t c, double bound) {
+  alcm_adaptive_result *const r = e->r;
+  const double a = e->absmax[c];
+  if (a <= bound) {
+    r->bits[c] = 1;
+    r->scales[c] = 0.0f;
+    return ALCM_OK;
+  }
+  const double u = dtype_ulp(e->dtype, a);
+  if (try_step(e, c, bound, 2.0 * bound) ||
+      (2.0 * bound > u && try_step(e, c, bound, 2.0 * bound - u)))
+    return ALCM_OK;
+  return alcm_fail(e->msg, ALCM_ERR_UNSUPPORTED,
+                   "channel %zu: max abs error %g needs more than %u bits "
+                   "(keep the tensor lossless)",
+                   c, bound, ALCM_BITS_MAX);
+}
+
+static void set_from_map(enc *e, int offset) {
+  for (size_t c = 0; c < e->g.channels; c++) {
+    int b = (int)map_bits(e, c);
+    if (b > 1 || e->absmax[c] > 0) b += offset;
+    if (b < 1) b = 1;
+    if (b > ALCM_BITS_MAX) b = ALCM_BITS_MAX;
+    e->r->bits[c] = (uint8_t)b;
+    e->r->scales[c] = alcm_scale_from_range(e->absmax[c], (unsigned)b);
+  }
+}
+
+static double tensor_snr(const enc *e) {
+  double sse = 0, ssx = 0;
+  for (size_t c = 0; c < e->g.channels; c++) {
+    alcm_qerr q;
+    alcm_quant_channel_error(e->dtype, e->data, &e->g, c, e->r->mask,
+                             e->r->scales[c], e->r->bits[c], &q);
+    sse += q.sse;
+    ssx += q.ssx;
+  }
+  return sse > 0 ? 10.0 * log10(ssx / sse) : INFINITY;
+}
+
+/* SNR bound: shift every channel's map bit width by one offset, the
+ * smallest that meets the bound (binary search, then verified). */
+static alcm_status bits_for_snr(enc *e, double snr_db) {
+  int lo = -ALCM_BITS_MAX, hi = ALCM_BITS_MAX;
+  while (lo < hi) {
+    const int mid = lo + (hi - lo) / 2;
+    set_from_map(e, mid);
+    if (tensor_snr(e) >= snr_db)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  for (int k = lo; k <= ALCM_BITS_MAX; k++) {
+    set_from_map(e, k);
+    if (tensor_snr(e) >= snr_db) return ALCM_OK;
+  }
+  return alcm_fail(e->msg, ALCM_ERR_UNSUPPORTED,
+                   "SNR %g dB needs more than %u bits (keep the tensor "
+                   "lossless)",
+                   snr_db, ALCM_BITS_MAX);
+}
+
+/* Pruning; under an SNR bound the pruned energy may take at most half of
+ * the noise budget (halve the fraction until it does). */
+static alcm_status prune(enc *e, double cap_abs) {
+  const alcm_adaptive_params *const p = e->p;
+  alcm_adaptive_result *const r = e->r;
+  double f = p->prune_fraction;
+  for (int tries = 0; tries < 24 && f > 0; tries++, f /= 2) {
+    const alcm_status s =
+        alcm_prune(e->dtype, e->data, e->g.numel, f, p->max_drop_ratio,
+                   cap_abs, e->mem, &r->mask, &r->pruned_count, e->msg);
+    if (s || !r->mask || p->bound != ALCM_BOUND_SNR) return s;
+    double pruned_sq = 0;
+    for (size_t i = 0; i < e->g.numel; i++)
+      if (!alcm_mask_kept(r->mask, i)) {
+        const double x = alcm_elem_load(e->dtype, e->data, i);
+        pruned_sq += x * x;
+      }
+    const double budget = e->tensor.rms * e->tensor.rms *
+                          (double)e->g.numel * pow(10.0, -p->bound_value / 10);
+    if (pruned_sq <= 0.5 * budget) return ALCM_OK;
+    alcm_mem_free(e->mem, r->mask);
+    r->mask = NULL;
+    r->pruned_count = 0;
+  }
+  return ALCM_OK;
+}
+
+/* Bit writer: LSB-first, flushed to a byte boundary per channel. */
+typedef struct {
+  uint8_t *p;
+  uint64_t acc;
+  unsigned n;
+} bitw;
+
+static void bitw_put(bitw *w, uint32_t v, unsigned bits) {
+  w->acc |= (uint64_t)v << w->n;
+  w->n += bits;
+  while (w->n >= 8) {
+    *w->p++ = (uint8_t)w->acc;
+    w->acc >>= 8;
+    w->n -= 8;
+  }
+}
+
+static void bitw_flush(bitw *w) {
+  if (w->n) *w->p++ = (uint8_t)w->acc;
+  w->acc = 0;
+  w->n = 0;
+}
+
+static alcm_status pack(enc *e) {
+  alcm_adaptive_result *const r = e->r;
+  alcm_status s = alcm_codes_size(&e->g, r->bits, r->mask, &r->code_size,
+                                  e->msg);
+  if (s) return s;
+  r->codes = alcm_mem_alloc(e->mem, r->code_size);
+  if (!r->codes)
+    return alcm_fail(e->msg, ALCM_ERR_NOMEM, "%zu bytes of codes",
+                     r->code_size);
+  bitw w = {r->codes, 0, 0};
+  double sse = 0, ssx = 0, maxe = 0;
+  const size_t per = e->g.outer * e->g.inner;
+  for (size_t c = 0; c < e->g.channels; c++) {
+    const unsigned b = r->bits[c];
+    const int32_t qmax = (int32_t)alcm_qmax(b);
+    for (size_t k = 0; k < per; k++) {
+      const size_t i = alcm_chgeom_index(&e->g, c, k);
+      const double x = alcm_elem_load(e->dtype, e->data, i);
+      double y = 0;
+      if (alcm_mask_kept(r->mask, i)) {
+        const int32_t q = alcm_quantize(x, r->scales[c], b);
+        bitw_put(&w, (uint32_t)(q + qmax), b);
+        y = alcm_elem_round(e->dtype, alcm_dequant(r->scales[c], q));
+      }
+      const double d = fabs(x - y);
+      if (d > maxe) maxe = d;
+      sse += d * d;
+      ssx += x * x;
+    }
+    bitw_flush(&w);
+  }
+  const double n = e->g.numel ? (double)e->g.numel : 1.0;
+  r->max_abs_err = maxe;
+  r->rmse = sqrt(sse / n);
+  r->snr_db = sse > 0 ? 10.0 * log10(ssx / sse) : INFINITY;
+  r->pruned = (double)r->pruned_count / n;
+  return ALCM_OK;
+}
+
+static alcm_status alloc_result(enc *e) {
+  alcm_adaptive_result *const r = e->r;
+  const size_t C = e->g.channels;
+  r->entropy_map = alcm_mem_calloc(e->mem, C, sizeof(float));
+  r->scales = alcm_mem_calloc(e->mem, C, sizeof(float));
+  r->bits = alcm_mem_calloc(e->mem, C, 1);
+  r->stats = alcm_mem_calloc(e->mem, C, sizeof(float) * ALCM_STAT_COUNT);
+  e->absmax = alcm_mem_calloc(e->mem, C, sizeof(double));
+  if (!r->entropy_map || !r->scales || !r->bits || !r->stats || !e->absmax)
+    return alcm_fail(e->msg, ALCM_ERR_NOMEM, "sections of %zu channels", C);
+  return ALCM_OK;
+}
+
+static alcm_status choose_bits(enc *e) {
+  const alcm_adaptive_params *const p = e->p;
+  double bound = INFINITY;
+  if (p->bound == ALCM_BOUND_MAX_ABS) bound = p->bound_value;
+  if (p->bound == ALCM_BOUND_REL) bound = p->bound_value * e->tensor.absmax;
+  alcm_status s = p->prune_fraction > 0 ? prune(e, bound) : ALCM_OK;
+  if (s) return s;
+  e->r->mask_size = e->r->mask ? e->g.numel / 8 + (e->g.numel % 8 != 0) : 0;
+  if (p->bound == ALCM_BOUND_SNR) return bits_for_snr(e, p->bound_value);
+  if (p->bound == ALCM_BOUND_NONE) {
+    set_from_map(e, 0);
+    return ALCM_OK;
+  }
+  for (size_t c = 0; c < e->g.channels && !s; c++)
+    s = bits_for_bound(e, c, bound);
+  return s;
+}
+
+static alcm_status encode(enc *e, size_t size) {
+  const alcm_adaptive_params *const p = e->p;
+  size_t want;
+  if (__builtin_mul_overflow(e->g.numel, alcm_dtype_size((int)e->dtype),
+                             &want) ||
+      want != size)
+    return alcm_fail(e->msg, ALCM_ERR_SIZE, "%zu bytes for %zu elements",
+                     size, e->g.numel);
+  if (e->g.channels > UINT32_MAX)
+    return alcm_fail(e->msg, ALCM_ERR_LIMIT, "%zu channels", e->g.channels);
+  const size_t bad = alcm_first_nonfinite(e->dtype, e->data, e->g.numel);
+  if (bad < e->g.numel)
+    return alcm_fail(e->msg, ALCM_ERR_UNSUPPORTED,
+                     "element %zu is NaN or infinite (keep the tensor "
+                     "lossless)",
+                     bad);
+  alcm_stats_tensor(e->dtype, e->data, e->g.numel, &e->tensor);
+  if (e->tensor.absmax > (double)FLT_MAX)
+    return alcm_fail(e->msg, ALCM_ERR_UNSUPPORTED,
+                     "absmax %g is beyond f32 scales (keep the tensor "
+                     "lossless)",
+                     e->tensor.absmax);
+  e->r->channel_axis = e->g.axis;
+  e->r->channels = (uint32_t)e->g.channels;
+  e->r->numel = e->g.numel;
+  alcm_status s = alloc_result(e);
+  if (!s) s = make_map(e);
+  if (!s) s = choose_bits(e);
+  if (!s) s = pack(e);
+  if (s) return s;
+  /* The guarantee, checked on what was actually measured. */
+  const double bound = p->bound == ALCM_BOUND_REL
+                           ? p->bound_value * e->tensor.absmax
+                           : p->bound_value;
+  if (((p->bound == ALCM_BOUND_MAX_ABS || p->bound == ALCM_BOUND_REL) &&
+       e->r->max_abs_err > bound) ||
+      (p->bound == ALCM_BOUND_SNR && !(e->r->snr_db >= p->bound_value)))
+    return alcm_fail(e->msg, ALCM_ERR_UNSUPPORTED,
+                     "measured error misses the bound (keep the tensor "
+                     "lossless)");
+  return ALCM_OK;
+}
+
+alcm_status alcm_adaptive_encode(const alcm_adaptive_params *p,
+                                 unsigned dtype, unsigned ndim,
+                                 const uint64_t *shape, const void *data,
+                                 size_t size, const alcm_mem *mem,
+                                 alcm_adaptive_result *r, alcm_msg *msg) {
+  memset(r, 0, sizeof *r);
+  alcm_status s = check_params(p, msg);
+  if (s) return s;
+  if (!alcm_adaptive_dtype_ok(dtype))
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT,
+                     "dtype %u (adaptive needs F16, BF16, F32 or F64)", dtype);
+  enc e = {p, dtype, data, {0, 0, 0, 0, 0}, {{0}, 0, 0, 0}, NULL, r, mem, msg};
+  s = alcm_chgeom_init(&e.g, ndim, shape, p->channel_axis, msg);
+  if (!s) s = encode(&e, size);
+  alcm_mem_free(mem, e.absmax);
+  if (s) alcm_adaptive_result_free(r, mem);
+  return s;
+}
+
+/* ---- decode (untrusted sections and codes) --------------------------- */
+typedef struct {
+  const uint8_t *p, *end;
+  uint64_t acc;
+  unsigned n;
+} bitr;
+
+static bool bitr_get(bitr *rd, unsigned bits, uint32_t *v) {
+  while (rd->n < bits) {
+    if (rd->p == rd->end) return false;
+    rd->acc |= (uint64_t)*rd->p++ << rd->n;
+    rd->n += 8;
+  }
+  *v = (uint32_t)(rd->acc & ((1u << bits) - 1u));
+  rd->acc >>= bits;
+  rd->n -= bits;
+  return true;
+}
+
+static alcm_status check_sections(const alcm_chgeom *g, const float *scales,
+                                  const uint8_t *bits, alcm_msg *msg) {
+  for (size_t c = 0; c < g->channels; c++) {
+    if (bits[c] < 1 || bits[c] > ALCM_BITS_MAX)
+      return alcm_fail(msg, ALCM_ERR_CORRUPT, "channel %zu: bit width %u", c,
+                       (unsigned)bits[c]);
+    if (!(scales[c] >= 0) || !isfinite(scales[c]))
+      return alcm_fail(msg, ALCM_ERR_CORRUPT, "channel %zu: scale %g", c,
+                       (double)scales[c]);
+  }
+  return ALCM_OK;
+}
+
+static alcm_status unpack(unsigned dtype, const alcm_chgeom *g,
+                          const float *scales, const uint8_t *bits,
+                          const uint8_t *mask, const uint8_t *codes,
+                          size_t code_size, uint8_t *out, alcm_msg *msg) {
+  bitr rd = {codes, codes + code_size, 0, 0};
+  const size_t per = g->outer * g->inner;
+  for (size_t c = 0; c < g->channels; c++) {
+    const unsigned b = bits[c];
+    const uint32_t qmax = alcm_qmax(b);
+    for (size_t k = 0; k < per; k++) {
+      const size_t i = alcm_chgeom_index(g, c, k);
+      double y = 0;
+      if (alcm_mask_kept(mask, i)) {
+        uint32_t u;
+        if (!bitr_get(&rd, b, &u))
+          return alcm_fail(msg, ALCM_ERR_TRUNCATED, "channel %zu codes", c);
+        if (u > 2 * qmax)
+          return alcm_fail(msg, ALCM_ERR_CORRUPT,
+                           "channel %zu element %zu: code %u above %u", c, i,
+                           (unsigned)u, (unsigned)(2 * qmax));
+        y = alcm_dequant(scales[c], (int32_t)u - (int32_t)qmax);
+      }
+      alcm_elem_store(dtype, out, i, y);
+    }
+    if (rd.acc)
+      return alcm_fail(msg, ALCM_ERR_RESERVED, "channel %zu: padding bits",
+                       c);
+    rd.acc = 0;
+    rd.n = 0;
+  }
+  return ALCM_OK;
+}
+
+alcm_status alcm_adaptive_decode(unsigned dtype, unsigned ndim,
+                                 const uint64_t *shape, unsigned channel_axis,
+                                 const float *scales, const uint8_t *bits,
+                                 const uint8_t *mask, size_t mask_size,
+                                 const uint8_t *codes, size_t code_size,
+                                 void *out, size_t out_size, alcm_msg *msg) {
+  if (!alcm_adaptive_dtype_ok(dtype))
+    return alcm_fail(msg, ALCM_ERR_CORRUPT, "adaptive dtype %u", dtype);
+  alcm_chgeom g;
+  alcm_status s = alcm_chgeom_init(&g, ndim, shape, channel_axis, msg);
+  if (s) return s;
+  size_t want;
+  if (__builtin_mul_overflow(g.numel, alcm_dtype_size((int)dtype), &want) ||
+      want != out_size)
+    return alcm_fail(msg, ALCM_ERR_SIZE, "output of %zu bytes for %zu "
+                     "elements", out_size, g.numel);
+  s = check_sections(&g, scales, bits, msg);
+  if (!s && mask) s = alcm_mask_check(mask, mask_size, g.numel, NULL, msg);
+  size_t need = 0;
+  if (!s) s = alcm_codes_size(&g, bits, mask, &need, msg);
+  if (s) return s;
+  if (need != code_size)
+    return alcm_fail(msg, ALCM_ERR_CORRUPT, "%zu code bytes, expected %zu",
+                     code_size, need);
+  return unpack(dtype, &g, scales, bits, mask, codes, code_size, out, msg);
+}
