@@ -51,18 +51,7 @@ fi
 say "building in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
   -DALCM_BUILD_TESTS=OFF >/dev/null
-if grep -q 'add_subdirectory(bench' "$ROOT/CMakeLists.txt"; then
-  cmake --build "$BUILD" -j2 --target alcm-pack alcm-unpack alcm-bench >&2
-else
-  # The top level does not include bench/ (yet): build alcm-bench by hand
-  # against the static library, with the same flags.
-  cmake --build "$BUILD" -j2 --target alcm-pack alcm-unpack alcm_static >&2
-  # shellcheck disable=SC2046 # pkg-config prints several words
-  ${CC:-cc} -std=c11 -O3 -DNDEBUG -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
-    -I"$ROOT/include" "$HERE/alcm_bench.c" "$BUILD/libalcm.a" \
-    $(pkg-config --libs libzstd libxxhash zlib jansson) -lpthread -lm \
-    -o "$BUILD/alcm-bench"
-fi
+cmake --build "$BUILD" -j2 --target alcm-pack alcm-unpack alcm-bench >&2
 LIBRARY="$("$BUILD/alcm-pack" --version 2>/dev/null | head -n 1 || true)"
 
 # ---- 3. corpus ----------------------------------------------------------------
