@@ -1,5 +1,5 @@
 /*
- * alcm_format.h - wire constants of the .alcm container, format v1.0.
+ * alcm_format.h - wire constants of the .alcm container, format v1.2.
  *
  * This header mirrors spec/alcm-format.md field by field; the spec is
  * normative. Every offset below is relative to the start of the structure
@@ -14,7 +14,7 @@
 
 /* ---- format version (spec "Version") -------------------------------- */
 #define ALCM_FORMAT_MAJOR 1u
-#define ALCM_FORMAT_MINOR 1u
+#define ALCM_FORMAT_MINOR 2u /* 1.2: adaptive entries (codes + sections) */
 
 /* ---- file header (spec "File header"), 32 bytes at offset 0 ---------- */
 #define ALCM_HEADER_SIZE 32u
@@ -120,6 +120,10 @@
 #define ALCM_ADP_OFF_CPU_SECONDS 40u   /* f64 encode CPU time */
 #define ALCM_ADP_OFF_CAQ 48u           /* f64 ratio / (cpu_seconds + 1) */
 #define ALCM_ADP_OFF_RESERVED2 56u     /* u8[8] zero */
+
+/* adaptive entries (1.2, spec "Adaptive entries"): raw_size is the code
+ * bytes, at most ALCM_ADAPTIVE_MAX_BITS bits per element. */
+#define ALCM_ADAPTIVE_MAX_BITS 16u
 
 /* metadata record: 8 bytes, then key[key_len], then value[value_len] */
 #define ALCM_META_RECORD_SIZE 8u

@@ -269,6 +269,98 @@ ALCM_API const char *alcm_writer_message(const alcm_writer *w);
 ALCM_API void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
                                  uint64_t *file_ret);
 
+
+/* ---- adaptive (lossy) encoding, format 1.2 (spec/adaptive.md) ----------- */
+/** Error bound of an adaptive tensor (values fixed). */
+typedef enum {
+  ALCM_ERROR_BOUND_NONE = 0,    /* bits from the entropy map, scales from ranges */
+  ALCM_ERROR_BOUND_MAX_ABS = 1, /* every |x - y| <= bound_value */
+  ALCM_ERROR_BOUND_REL = 2,     /* every |x - y| <= bound_value * max|x| */
+  ALCM_ERROR_BOUND_SNR = 3      /* tensor SNR >= bound_value dB */
+} alcm_error_bound;
+
+/** What happened to one tensor given to the adaptive path. */
+typedef struct {
+  int adaptive;            /* 1: stored adaptive; 0: stored lossless */
+  char reason[160];        /* why it stayed lossless ("" if adaptive) */
+  uint64_t original_size;  /* numel * dtype size */
+  uint64_t code_size;      /* code bytes (the entry's raw_size), 0 if lossless */
+  uint64_t section_size;   /* stored bytes of its section frames */
+  unsigned channel_axis;
+  uint32_t channels;
+  double bits_per_weight;  /* 8 * code bytes / numel */
+  double max_abs_err, rmse, snr_db; /* measured on the decoded values */
+  double pruned;           /* fraction of elements pruned */
+  double cpu_seconds;      /* process CPU time of its encoding */
+  double ratio;            /* original / (code bytes + section bytes) */
+  double caq;              /* ratio / (cpu_seconds + 1) */
+} alcm_adaptive_report;
+
+typedef struct {
+  size_t sizeof_options;
+  int bound;               /* alcm_error_bound, default NONE */
+  double bound_value;      /* E, R or dB */
+  unsigned min_precision;  /* bits, default 4 (1..16) */
+  unsigned base_precision; /* bits, default 8 (min..16) */
+  double prune_threshold;  /* fraction to prune, default 0.01 (0 = none) */
+  double max_drop_ratio;   /* never prune more, default 0.25 */
+  int channel_axis;        /* -1 (default): axis 0 (spec/adaptive.md) */
+  int bit_map;             /* 0 predictor (default), 1 measured, 2 uniform */
+  const void *predictor;   /* predictor file (spec/adaptive.md); NULL =
+                              the built-in format/predictor_v1.bin */
+  size_t predictor_size;
+  uint64_t min_elements;   /* fewer elements stay lossless, default 1024 */
+  int allow_1d;            /* non-zero: 1-D tensors may be quantized too
+                              (default: biases and norms stay lossless) */
+  /* writer mode (alcm_writer_set_adaptive) only: */
+  const char *const *keep_lossless; /* fnmatch patterns of tensor names */
+  size_t keep_lossless_count;
+  double timeout_seconds;  /* > 0: ERR_LIMIT once the writer has been open
+                              longer (wall clock); checked per tensor */
+  void (*on_tensor)(void *opaque, const char *name,
+                    const alcm_adaptive_report *report);
+  void *opaque;
+} alcm_adaptive_options;
+
+/** Fill *opt with the defaults above and set sizeof_options. */
+ALCM_API void alcm_adaptive_options_init(alcm_adaptive_options *opt);
+
+/** Add a whole tensor, quantized (spec "Adaptive entries"). It is stored
+ *  lossless instead, through the normal path, when the dtype is not a float
+ *  (F16, BF16, F32, F64), it has fewer than opt->min_elements elements or
+ *  is 1-D (unless allow_1d), or the encoder refuses it (NaN/Inf, a bound
+ *  16 bits cannot meet); report_ret says which. opt NULL = defaults.
+ *  Memory: about the tensor's size again, for the codes and sections. */
+ALCM_API alcm_status alcm_writer_add_tensor_adaptive(
+    alcm_writer *w, const char *name, int dtype, unsigned ndim,
+    const uint64_t *shape, const void *data, size_t size,
+    const alcm_adaptive_options *opt, alcm_adaptive_report *report_ret);
+/** Writer mode: from now on every tensor added through begin_tensor /
+ *  write / end (and so by every importer) takes the adaptive path of
+ *  alcm_writer_add_tensor_adaptive unless its name matches a
+ *  keep_lossless pattern; such tensors are held whole in memory until
+ *  their end. opt is copied (the patterns and predictor are not: keep them
+ *  alive until finish). NULL switches back to lossless. */
+ALCM_API alcm_status alcm_writer_set_adaptive(alcm_writer *w,
+                                              const alcm_adaptive_options *opt);
+/** Parse an encoder_config.yaml (spec/adaptive.md "Configuration") into
+ *  opt (precisions, pruning threshold_init and max_drop_ratio,
+ *  timeout_seconds) and store the text as metadata "alcm.config". name is
+ *  used in messages ("name:line:column: ..."). */
+ALCM_API alcm_status alcm_writer_use_config(alcm_writer *w, const char *name,
+                                            const void *yaml, size_t size,
+                                            alcm_adaptive_options *opt);
+#define ALCM_SCHEDULER_STATE_SIZE 192
+/** Continue the pruning scheduler (spec/adaptive.md "Scheduler"): with
+ *  prev_state NULL, start one at opt->prune_threshold; else load it (the
+ *  previous archive's "alcm.scheduler") and step it with prev_caq (its
+ *  "alcm.caq"). Sets opt->prune_threshold to the new threshold and the
+ *  archive metadata "alcm.scheduler" to the new state. */
+ALCM_API alcm_status alcm_writer_scheduler(alcm_writer *w,
+                                           const void *prev_state,
+                                           size_t prev_size, double prev_caq,
+                                           alcm_adaptive_options *opt);
+
 /* ---- reader ------------------------------------------------------------- */
 typedef struct {
   size_t sizeof_options;
@@ -290,7 +382,9 @@ typedef struct {
   unsigned flags;         /* ALCM_ENTRY_FLAG_* */
   unsigned ndim;
   const uint64_t *shape;  /* ndim values; owned by the reader */
-  uint64_t raw_size;      /* bytes of the entry when read */
+  uint64_t raw_size;      /* bytes of the entry when read; for an adaptive
+                             entry numel * dtype size, the dequantized
+                             bytes (its code bytes: alcm_reader_adaptive) */
   uint64_t stored_size;   /* payload bytes of its chunk frames */
   uint32_t chunk_count;
   uint32_t chunk_size;
@@ -360,12 +454,15 @@ ALCM_API alcm_status alcm_reader_read_chunks(alcm_reader *r, size_t entry,
                                              void *dst, size_t capacity,
                                              size_t *written_ret);
 /** Read a whole entry into dst (capacity >= raw_size); also checks the
- *  content hash. */
+ *  content hash. Exact bytes only: an adaptive (lossy) entry is
+ *  ERR_UNSUPPORTED here and in read_chunks (alcm_reader_read_dequantized
+ *  reads it). */
 ALCM_API alcm_status alcm_reader_read(alcm_reader *r, size_t entry, void *dst,
                                       size_t capacity);
 /** Stream an entry to a callback chunk by chunk (bounded memory); checks
  *  every checksum and the content hash. sink returns non-zero to stop
- *  (then ERR_IO). */
+ *  (then ERR_IO). An adaptive entry streams its dequantized values (the
+ *  whole tensor is decoded first), so exporters write lossy archives. */
 ALCM_API alcm_status alcm_reader_stream(alcm_reader *r, size_t entry,
                                         int (*sink)(void *opaque,
                                                     const void *data,
@@ -381,6 +478,34 @@ ALCM_API alcm_status alcm_reader_stream(alcm_reader *r, size_t entry,
 ALCM_API alcm_status alcm_reader_verify(alcm_reader *r, unsigned flags);
 ALCM_API void alcm_reader_close(alcm_reader *r);
 ALCM_API const char *alcm_reader_message(const alcm_reader *r);
+
+
+/* ---- reading adaptive entries (format 1.2) ------------------------------ */
+typedef struct {
+  unsigned channel_axis;
+  uint32_t channel_count;
+  uint64_t code_size;      /* the entry's code bytes (index raw_size) */
+  double max_abs_err, rmse, snr_db, pruned, cpu_seconds, caq;
+} alcm_adaptive_info;
+
+/** The adaptive block of an adaptive entry; ERR_ARGUMENT for any other. */
+ALCM_API alcm_status alcm_reader_adaptive(alcm_reader *r, size_t entry,
+                                          alcm_adaptive_info *info);
+/** Read section type (ALCM_SECTION_*) of an adaptive entry, checked (frame,
+ *  checksums, size; bit widths 1..16, finite non-negative scales, mask
+ *  padding), into dst. ERR_NOT_FOUND if the entry has no such section.
+ *  With dst NULL only *size_ret is set. */
+ALCM_API alcm_status alcm_reader_section(alcm_reader *r, size_t entry,
+                                         int type, void *dst, size_t capacity,
+                                         size_t *size_ret);
+/** Read a tensor entry as values of its dtype into dst (capacity >=
+ *  numel * dtype size, which alcm_entry_info.raw_size gives for every
+ *  tensor): lossless entries as alcm_reader_read; adaptive ones are
+ *  decoded from their codes and sections (all checked) and dequantized.
+ *  Memory: one chunk plus the sections, beside dst. */
+ALCM_API alcm_status alcm_reader_read_dequantized(alcm_reader *r,
+                                                  size_t entry, void *dst,
+                                                  size_t capacity);
 
 /* ---- importers and exporters (checkpoint files) ------------------------- */
 /** Add every tensor of a safetensors file to w (streamed, bounded memory),

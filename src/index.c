@@ -345,6 +345,31 @@ static alcm_status check_entry_fixed(decoder *d, uint32_t i, alcm_entry *e,
   return ALCM_OK;
 }
 
+/* spec "Adaptive entries" (1.2): a float dtype in wire order, and
+ * raw_size (the code bytes) at most 16 bits per element; the exact size
+ * follows from the sections, checked when they are read. */
+static alcm_status check_adaptive_size(decoder *d, const alcm_entry *e) {
+  const unsigned t = e->dtype;
+  if ((t != ALCM_DTYPE_F16 && t != ALCM_DTYPE_BF16 && t != ALCM_DTYPE_F32 &&
+       t != ALCM_DTYPE_F64) ||
+      e->flags)
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': adaptive entry of dtype %u, flags 0x%x "
+                     "(F16, BF16, F32 or F64 little-endian row-major only)",
+                     e->name, t, e->flags);
+  uint64_t limit; /* numel x 2 bytes = 16 bits per element */
+  if (alcm_shape_bytes(ALCM_DTYPE_F16, e->ndim, e->shape, &limit) != ALCM_OK)
+    return alcm_fail(d->msg, ALCM_ERR_OVERFLOW,
+                     "entry '%s': shape times 2 overflows 64 bits", e->name);
+  if (e->raw_size > limit)
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': %llu code bytes for %llu elements (more "
+                     "than %u bits each)",
+                     e->name, (unsigned long long)e->raw_size,
+                     (unsigned long long)(limit / 2), ALCM_ADAPTIVE_MAX_BITS);
+  return ALCM_OK;
+}
+
 static alcm_status decode_name_shape(decoder *d, uint32_t i, alcm_entry *e) {
   const uint8_t *p;
   alcm_status st = take(d, e->name_len, &p, "entry name", i);
@@ -367,6 +392,7 @@ static alcm_status decode_name_shape(decoder *d, uint32_t i, alcm_entry *e) {
     return alcm_fail(d->msg, ALCM_ERR_OVERFLOW,
                      "entry '%s': shape times element size overflows 64 bits",
                      e->name);
+  if (e->encoding == ALCM_ENCODING_ADAPTIVE) return check_adaptive_size(d, e);
   if (bytes != e->raw_size)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
                      "entry '%s': shape gives %llu bytes, raw size is %llu",
@@ -422,6 +448,22 @@ static alcm_status decode_refs(decoder *d, uint32_t i, alcm_entry *e) {
       return st;
   }
   (void)i;
+  if (e->encoding != ALCM_ENCODING_ADAPTIVE) return ALCM_OK;
+  /* spec "Adaptive entries": scales and bit widths are required; zero
+   * points are rejected, not ignored: decoding is symmetric, so an entry
+   * that needs them would silently decode to wrong values. */
+  if ((seen >> ALCM_SECTION_ZERO_POINTS) & 1u)
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': zero-point section on an adaptive entry "
+                     "(format 1.2 quantization is symmetric)",
+                     e->name);
+  if (!((seen >> ALCM_SECTION_SCALES) & 1u) ||
+      !((seen >> ALCM_SECTION_BIT_WIDTHS) & 1u))
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': adaptive entry without its %s section",
+                     e->name,
+                     (seen >> ALCM_SECTION_SCALES) & 1u ? "bit widths"
+                                                        : "scales");
   return ALCM_OK;
 }
 

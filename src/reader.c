@@ -5,8 +5,10 @@
  * Only header, footer and index are read at open; payloads are read on
  * demand into buffers of at most one chunk each.
  */
+#include <math.h>
 #include <stdlib.h>
 
+#include "adaptive.h"
 #include "internal.h"
 
 #define DEFAULT_MAX_INDEX ((uint64_t)1 << 30)
@@ -198,6 +200,10 @@ alcm_status alcm_reader_entry(const alcm_reader *r, size_t i,
   info->ndim = e->ndim;
   info->shape = e->shape;
   info->raw_size = e->raw_size;
+  /* An adaptive entry reads as its dequantized values (its raw_size is
+   * the code bytes; the index checked the shape product). */
+  if (e->encoding == ALCM_ENCODING_ADAPTIVE)
+    (void)alcm_shape_bytes(e->dtype, e->ndim, e->shape, &info->raw_size);
   uint64_t stored = 0;
   for (uint32_t j = 0; j < e->chunk_count; j++)
     stored += e->chunks[j].stored_size; /* each < file size: no overflow */
@@ -267,8 +273,11 @@ static alcm_status check_chunk_frame(alcm_reader *r, const alcm_entry *e,
     return alcm_fail(&r->msg, ALCM_ERR_CODEC_UNKNOWN,
                      "entry '%s': chunk %u at offset %llu: codec %u", e->name,
                      (unsigned)j, off, f->codec);
-  const size_t es = e->kind == ALCM_ENTRY_TENSOR ? alcm_dtype_size((int)e->dtype)
-                                                 : 1;
+  /* Codes of an adaptive entry are bytes: identity only (spec 1.2). */
+  const size_t es = e->kind == ALCM_ENTRY_TENSOR &&
+                            e->encoding == ALCM_ENCODING_LOSSLESS
+                        ? alcm_dtype_size((int)e->dtype)
+                        : 1;
   /* A transform works on whole elements of the entry's dtype; blobs have
    * none (es 1 forces identity); the field splits belong to their dtype. */
   const bool split_ok =
@@ -357,7 +366,8 @@ static alcm_status decode_payload(alcm_reader *r, const alcm_entry *e,
 static alcm_status entry_readable(alcm_reader *r, const alcm_entry *e) {
   if (e->encoding != ALCM_ENCODING_LOSSLESS)
     return alcm_fail(&r->msg, ALCM_ERR_UNSUPPORTED,
-                     "entry '%s': adaptive (lossy) data needs format 1.1",
+                     "entry '%s': adaptive (lossy) entry: its bytes are "
+                     "codes, read it with alcm_reader_read_dequantized",
                      e->name);
   return ALCM_OK;
 }
@@ -472,12 +482,20 @@ static alcm_status stream_entry(alcm_reader *r, const alcm_entry *e,
   return st;
 }
 
+static alcm_status stream_dequantized(alcm_reader *r, const alcm_entry *e,
+                                      int (*sink)(void *, const void *,
+                                                  size_t),
+                                      void *opaque);
+
 alcm_status alcm_reader_stream(alcm_reader *r, size_t entry,
                                int (*sink)(void *, const void *, size_t),
                                void *opaque) {
   const alcm_entry *e = NULL;
-  const alcm_status st = lookup(r, entry, &e);
-  return st ? st : stream_entry(r, e, sink, opaque);
+  alcm_status st = lookup_any(r, entry, &e);
+  if (st) return st;
+  if (e->encoding == ALCM_ENCODING_ADAPTIVE)
+    return stream_dequantized(r, e, sink, opaque);
+  return stream_entry(r, e, sink, opaque);
 }
 
 alcm_status alcm_reader_chunk(alcm_reader *r, size_t entry, uint32_t chunk,
@@ -644,8 +662,11 @@ static uint64_t section_raw_size(const alcm_entry *e, unsigned type) {
   }
 }
 
-static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
-                                  uint32_t j, unsigned flags) {
+/* Section j of e: frame checked against its ref and the size rule; with
+ * flags STORED_ONLY only its stored hash, else decoded into dst (or
+ * r->raw when dst is NULL) and its raw hash checked. */
+static alcm_status load_section(alcm_reader *r, const alcm_entry *e,
+                                uint32_t j, unsigned flags, uint8_t *dst) {
   const alcm_section_ref *ref = &e->sections[j];
   alcm_frame f;
   alcm_status st = load_frame(r, e, "section", j, ref->frame_offset,
@@ -678,10 +699,18 @@ static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
   if ((st = check_stored(r, e, j, "section", ref->frame_offset, &f)))
     return st;
   if (flags & ALCM_VERIFY_STORED_ONLY) return ALCM_OK;
-  if ((st = grow(r, &r->raw, &r->raw_cap, f.raw_size)))
-    return alcm_fail(&r->msg, st, "entry '%s': section %u", e->name,
-                     (unsigned)j);
-  return decode_payload(r, e, j, "section", ref->frame_offset, &f, r->raw);
+  if (!dst) {
+    if ((st = grow(r, &r->raw, &r->raw_cap, f.raw_size)))
+      return alcm_fail(&r->msg, st, "entry '%s': section %u", e->name,
+                       (unsigned)j);
+    dst = r->raw;
+  }
+  return decode_payload(r, e, j, "section", ref->frame_offset, &f, dst);
+}
+
+static alcm_status verify_section(alcm_reader *r, const alcm_entry *e,
+                                  uint32_t j, unsigned flags) {
+  return load_section(r, e, j, flags, NULL);
 }
 
 static alcm_status verify_entry(alcm_reader *r, size_t i, unsigned flags) {
@@ -690,7 +719,13 @@ static alcm_status verify_entry(alcm_reader *r, size_t i, unsigned flags) {
   for (uint32_t j = 0; j < e->section_count && !st; j++)
     st = verify_section(r, e, j, flags);
   if (st) return st;
-  if (!(flags & ALCM_VERIFY_STORED_ONLY)) return stream_entry(r, e, NULL, NULL);
+  if (!(flags & ALCM_VERIFY_STORED_ONLY)) {
+    /* An adaptive entry must also decode: codes against bit widths and
+     * mask, scales finite (spec "Adaptive entries"). */
+    if (e->encoding == ALCM_ENCODING_ADAPTIVE)
+      return stream_dequantized(r, e, NULL, NULL);
+    return stream_entry(r, e, NULL, NULL);
+  }
   for (uint32_t j = 0; j < e->chunk_count && !st; j++) {
     alcm_frame f;
     st = load_chunk(r, e, j, &f);
@@ -727,4 +762,244 @@ void alcm_reader_close(alcm_reader *r) {
 
 const char *alcm_reader_message(const alcm_reader *r) {
   return r ? r->msg.text : "no reader";
+}
+
+/* ---- adaptive entries (format 1.2, spec "Adaptive entries") ------------- */
+
+static bool find_section(const alcm_entry *e, unsigned type, uint32_t *j) {
+  for (uint32_t k = 0; k < e->section_count; k++)
+    if (e->sections[k].type == type) {
+      *j = k;
+      return true;
+    }
+  return false;
+}
+
+static float load_f32(const uint8_t *p) {
+  const uint32_t u = alcm_le32(p);
+  float v;
+  memcpy(&v, &u, 4);
+  return v;
+}
+
+/* What a decoder relies on in a section (spec "Per-channel sections"). */
+static alcm_status check_section_content(alcm_reader *r, const alcm_entry *e,
+                                         unsigned type, const uint8_t *p,
+                                         size_t n) {
+  if (type == ALCM_SECTION_BIT_WIDTHS) {
+    for (size_t c = 0; c < n; c++)
+      if (p[c] < 1 || p[c] > ALCM_ADAPTIVE_MAX_BITS)
+        return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                         "entry '%s': channel %zu: bit width %u (1..16)",
+                         e->name, c, p[c]);
+  } else if (type == ALCM_SECTION_SCALES) {
+    for (size_t c = 0; c < n / 4; c++) {
+      const float v = load_f32(p + 4 * c);
+      if (!isfinite(v) || v < 0)
+        return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
+                         "entry '%s': channel %zu: scale %g", e->name, c,
+                         (double)v);
+    }
+  } else if (type == ALCM_SECTION_PRUNING_MASK) {
+    uint64_t numel = 1; /* the index checked the shape product */
+    for (unsigned k = 0; k < e->ndim; k++) numel *= e->shape[k];
+    const alcm_status st = alcm_mask_check(p, n, (size_t)numel, NULL, &r->msg);
+    if (st) {
+      alcm_msg_prefix(&r->msg, "entry '%s': pruning mask", e->name);
+      return st;
+    }
+  }
+  return ALCM_OK;
+}
+
+/* Section type of e, read and checked into a new buffer (*out, from
+ * r->mem; NULL with ERR_NOT_FOUND if absent). */
+static alcm_status read_section(alcm_reader *r, const alcm_entry *e,
+                                unsigned type, uint8_t **out, size_t *size) {
+  uint32_t j;
+  *out = NULL;
+  if (!find_section(e, type, &j)) return ALCM_ERR_NOT_FOUND;
+  const uint64_t n = section_raw_size(e, type);
+  if (n > r->lim.max_chunk_raw || n > SIZE_MAX)
+    return alcm_fail(&r->msg, ALCM_ERR_LIMIT,
+                     "entry '%s': section %u of %llu bytes", e->name, type,
+                     (unsigned long long)n);
+  uint8_t *buf = alcm_mem_alloc(&r->mem, (size_t)n);
+  if (!buf)
+    return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "entry '%s': section %u",
+                     e->name, type);
+  alcm_status st = load_section(r, e, j, 0, buf);
+  if (!st) st = check_section_content(r, e, type, buf, (size_t)n);
+  if (st) {
+    alcm_mem_free(&r->mem, buf);
+    return st;
+  }
+  *out = buf;
+  *size = (size_t)n;
+  return ALCM_OK;
+}
+
+/* The code bytes of e, every chunk and the content hash checked. */
+static alcm_status read_codes(alcm_reader *r, const alcm_entry *e,
+                              uint8_t **out) {
+  if (e->raw_size > SIZE_MAX)
+    return alcm_fail(&r->msg, ALCM_ERR_LIMIT, "entry '%s': %llu code bytes",
+                     e->name, (unsigned long long)e->raw_size);
+  const size_t n = (size_t)e->raw_size;
+  uint8_t *codes = alcm_mem_alloc(&r->mem, n);
+  if (!codes)
+    return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "entry '%s': %zu code bytes",
+                     e->name, n);
+  alcm_status st = ALCM_OK;
+  size_t at = 0;
+  for (uint32_t j = 0; j < e->chunk_count && !st; j++) {
+    st = read_chunk(r, e, j, codes + at);
+    at += (size_t)chunk_raw_size(e, j);
+  }
+  if (!st) {
+    uint8_t h[16];
+    alcm_hash128(codes, n, h);
+    st = check_content(r, e, h);
+  }
+  if (st) {
+    alcm_mem_free(&r->mem, codes);
+    return st;
+  }
+  *out = codes;
+  return ALCM_OK;
+}
+
+/* spec "Adaptive entries": codes + scales + bit widths (+ mask) into
+ * out_size bytes of e's dtype. */
+static alcm_status dequantize(alcm_reader *r, const alcm_entry *e,
+                              uint8_t *dst, size_t out_size) {
+  uint8_t *sc = NULL, *bits = NULL, *mask = NULL, *codes = NULL;
+  float *scales = NULL;
+  size_t sc_size = 0, bits_size = 0, mask_size = 0;
+  alcm_status st = read_section(r, e, ALCM_SECTION_SCALES, &sc, &sc_size);
+  if (!st) st = read_section(r, e, ALCM_SECTION_BIT_WIDTHS, &bits, &bits_size);
+  if (!st) {
+    st = read_section(r, e, ALCM_SECTION_PRUNING_MASK, &mask, &mask_size);
+    if (st == ALCM_ERR_NOT_FOUND) st = ALCM_OK; /* nothing pruned */
+  }
+  if (st == ALCM_ERR_NOT_FOUND) /* the index requires scales and widths */
+    st = alcm_fail(&r->msg, ALCM_ERR_CORRUPT, "entry '%s': section missing",
+                   e->name);
+  if (!st && !(scales = alcm_mem_calloc(&r->mem, sc_size / 4 + 1, 4)))
+    st = alcm_fail(&r->msg, ALCM_ERR_NOMEM, "entry '%s': scales", e->name);
+  if (!st) {
+    for (size_t c = 0; c < sc_size / 4; c++) scales[c] = load_f32(sc + 4 * c);
+    st = read_codes(r, e, &codes);
+  }
+  if (!st) {
+    st = alcm_adaptive_decode(e->dtype, e->ndim, e->shape,
+                              e->adaptive.channel_axis, scales, bits, mask,
+                              mask_size, codes, (size_t)e->raw_size, dst,
+                              out_size, &r->msg);
+    if (st) alcm_msg_prefix(&r->msg, "entry '%s'", e->name);
+  }
+  alcm_mem_free(&r->mem, sc);
+  alcm_mem_free(&r->mem, scales);
+  alcm_mem_free(&r->mem, bits);
+  alcm_mem_free(&r->mem, mask);
+  alcm_mem_free(&r->mem, codes);
+  return st;
+}
+
+static alcm_status dequantized_size(alcm_reader *r, const alcm_entry *e,
+                                    size_t *n) {
+  uint64_t bytes = 0;
+  if (alcm_shape_bytes(e->dtype, e->ndim, e->shape, &bytes) ||
+      bytes > SIZE_MAX)
+    return alcm_fail(&r->msg, ALCM_ERR_LIMIT, "entry '%s': %llu bytes",
+                     e->name, (unsigned long long)bytes);
+  *n = (size_t)bytes;
+  return ALCM_OK;
+}
+
+/* The whole tensor is decoded first (decoding needs every channel's
+ * codes), then handed to sink in pieces; sink NULL only checks. */
+static alcm_status stream_dequantized(alcm_reader *r, const alcm_entry *e,
+                                      int (*sink)(void *, const void *,
+                                                  size_t),
+                                      void *opaque) {
+  size_t n = 0;
+  alcm_status st = dequantized_size(r, e, &n);
+  if (st) return st;
+  uint8_t *buf = alcm_mem_alloc(&r->mem, n);
+  if (!buf)
+    return alcm_fail(&r->msg, ALCM_ERR_NOMEM,
+                     "entry '%s': %zu bytes to dequantize", e->name, n);
+  st = dequantize(r, e, buf, n);
+  for (size_t at = 0; !st && sink && at < n; at += ALCM_IO_PIECE) {
+    const size_t k = n - at < ALCM_IO_PIECE ? n - at : ALCM_IO_PIECE;
+    if (sink(opaque, buf + at, k) != 0)
+      st = alcm_fail(&r->msg, ALCM_ERR_IO, "entry '%s': output failed",
+                     e->name);
+  }
+  alcm_mem_free(&r->mem, buf);
+  return st;
+}
+
+alcm_status alcm_reader_read_dequantized(alcm_reader *r, size_t entry,
+                                         void *dst, size_t capacity) {
+  const alcm_entry *e = NULL;
+  alcm_status st = lookup_any(r, entry, &e);
+  if (st) return st;
+  if (e->encoding != ALCM_ENCODING_ADAPTIVE)
+    return alcm_reader_read(r, entry, dst, capacity);
+  size_t n = 0;
+  if ((st = dequantized_size(r, e, &n))) return st;
+  if (n > capacity || (n && !dst))
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                     "entry '%s': %zu bytes do not fit in %zu", e->name, n,
+                     capacity);
+  return dequantize(r, e, dst, n);
+}
+
+alcm_status alcm_reader_section(alcm_reader *r, size_t entry, int type,
+                                void *dst, size_t capacity,
+                                size_t *size_ret) {
+  const alcm_entry *e = NULL;
+  alcm_status st = lookup_any(r, entry, &e);
+  if (st) return st;
+  if (e->encoding != ALCM_ENCODING_ADAPTIVE)
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                     "entry '%s': not adaptive, it has no sections", e->name);
+  uint32_t j;
+  if (type < 1 || type > (int)ALCM_SECTION_MAX ||
+      !find_section(e, (unsigned)type, &j))
+    return alcm_fail(&r->msg, ALCM_ERR_NOT_FOUND, "entry '%s': section %d",
+                     e->name, type);
+  const uint64_t n = section_raw_size(e, (unsigned)type);
+  if (size_ret) *size_ret = (size_t)n;
+  if (!dst) return ALCM_OK;
+  if (n > capacity)
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                     "entry '%s': section %d of %llu bytes does not fit in "
+                     "%zu",
+                     e->name, type, (unsigned long long)n, capacity);
+  if ((st = load_section(r, e, j, 0, dst))) return st;
+  return check_section_content(r, e, (unsigned)type, dst, (size_t)n);
+}
+
+alcm_status alcm_reader_adaptive(alcm_reader *r, size_t entry,
+                                 alcm_adaptive_info *info) {
+  const alcm_entry *e = NULL;
+  alcm_status st = lookup_any(r, entry, &e);
+  if (st) return st;
+  if (!info || e->encoding != ALCM_ENCODING_ADAPTIVE)
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT, "entry '%s': not adaptive",
+                     e->name);
+  const alcm_adaptive_block *a = &e->adaptive;
+  info->channel_axis = a->channel_axis;
+  info->channel_count = a->channel_count;
+  info->code_size = e->raw_size;
+  info->max_abs_err = a->max_abs_err;
+  info->rmse = a->rmse;
+  info->snr_db = a->snr_db;
+  info->pruned = a->pruned;
+  info->cpu_seconds = a->cpu_seconds;
+  info->caq = a->caq;
+  return ALCM_OK;
 }

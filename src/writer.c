@@ -10,9 +10,15 @@
  * not depend on the thread count. Memory stays at about
  * 3 x slots x chunk_size, with slots = 4 x threads (1 without threads).
  */
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "adaptive.h"
 #include "internal.h"
+#include "predictor_v1.h"
 
 #define DEFAULT_CHUNK_SIZE (1u << 20)
 
@@ -59,6 +65,19 @@ struct alcm_writer {
   unsigned used;        /* slots holding bytes; the last may be filling */
   bool open_slot;       /* slots[used - 1] still takes bytes */
   uint64_t file_size;   /* set at finish; out.offset is reset by commit */
+
+  /* adaptive mode (alcm_writer_set_adaptive) */
+  bool adaptive_mode;
+  alcm_adaptive_options aopt;
+  bool holding;         /* the current tensor collects in hold */
+  uint8_t *hold;
+  size_t hold_cap;
+  alcm_mlp mlp;         /* loaded predictor, from mlp_src */
+  const void *mlp_src;
+  bool any_adaptive;
+  uint64_t original_total; /* bytes of every entry as the user gave them */
+  uint64_t entry_original; /* of the current entry */
+  double open_wall, open_cpu;
 };
 
 alcm_msg *alcm_writer_msg_(alcm_writer *w) { return &w->msg; }
@@ -172,6 +191,12 @@ static alcm_status alloc_slots(alcm_writer *w) {
   return ALCM_OK;
 }
 
+static double wall_seconds(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0.0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 alcm_status alcm_writer_open(alcm_writer *w, const char *path) {
   if (!w || !path) return ALCM_ERR_ARGUMENT;
   alcm_msg_clear(&w->msg);
@@ -188,6 +213,8 @@ alcm_status alcm_writer_open(alcm_writer *w, const char *path) {
   if ((st = alcm_outfile_open(&w->out, &w->mem, path, w->overwrite, &w->msg)))
     return st;
   w->opened = true;
+  w->open_cpu = alcm_cpu_seconds();
+  w->open_wall = wall_seconds();
   uint8_t hdr[ALCM_HEADER_SIZE];
   alcm_header_encode(hdr, w->align_log2);
   if ((st = alcm_outfile_write(&w->out, hdr, sizeof hdr, &w->msg))) {
@@ -285,8 +312,12 @@ static alcm_entry *current(alcm_writer *w) {
   return &w->idx.entries[w->idx.entry_count - 1];
 }
 
+static alcm_status start_held(alcm_writer *w, const alcm_entry *e);
+
 static void begin_common(alcm_writer *w, uint64_t expected) {
   w->in_entry = true;
+  w->holding = false;
+  w->entry_original = 0;
   w->expected = expected;
   w->written = 0;
   w->open_slot = false; /* a new entry starts a new chunk */
@@ -331,7 +362,7 @@ alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
   }
   if (ndim) memcpy(e->shape, shape, 8u * ndim);
   begin_common(w, bytes);
-  return ALCM_OK;
+  return w->adaptive_mode ? start_held(w, e) : ALCM_OK;
 }
 
 alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name) {
@@ -476,24 +507,20 @@ static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
     f->raw = w->batch + (size_t)(f - w->slots) * w->chunk_size;
     f->raw_size = 0;
     f->entry = w->idx.entry_count - 1;
-    f->dtype = e->kind == ALCM_ENTRY_TENSOR ? e->dtype : 0;
+    /* Codes of an adaptive entry are plain bytes (identity transform). */
+    f->dtype = e->kind == ALCM_ENTRY_TENSOR &&
+                       e->encoding == ALCM_ENCODING_LOSSLESS
+                   ? e->dtype
+                   : 0;
     w->open_slot = true;
   }
   *s = &w->slots[w->used - 1];
   return ALCM_OK;
 }
 
-alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
-  if (!w || (!data && size)) return ALCM_ERR_ARGUMENT;
-  alcm_status st = usable(w, true, "write");
-  if (st) return st;
-  alcm_entry *e = current(w);
-  if (size > w->expected - w->written)
-    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
-                     "%s '%s': %zu more bytes after %llu of %llu",
-                     e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
-                     size, (unsigned long long)w->written,
-                     (unsigned long long)w->expected);
+/* Append bytes to the current entry's chunks (hash, batch slots). */
+static alcm_status put_bytes(alcm_writer *w, const void *data, size_t size) {
+  alcm_status st;
   alcm_hash128_update(w->content, data, size);
   const uint8_t *p = data;
   while (size > 0) {
@@ -510,11 +537,39 @@ alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
   return ALCM_OK;
 }
 
+alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
+  if (!w || (!data && size)) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, true, "write");
+  if (st) return st;
+  alcm_entry *e = current(w);
+  if (size > w->expected - w->written)
+    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
+                     "%s '%s': %zu more bytes after %llu of %llu",
+                     e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
+                     size, (unsigned long long)w->written,
+                     (unsigned long long)w->expected);
+  if (w->holding) { /* adaptive mode: quantized whole at end */
+    if (size) memcpy(w->hold + w->written, data, size);
+    w->written += size;
+    return ALCM_OK;
+  }
+  return put_bytes(w, data, size);
+}
+
+static alcm_status end_held(alcm_writer *w);
+
 alcm_status alcm_writer_end(alcm_writer *w) {
   if (!w) return ALCM_ERR_ARGUMENT;
   alcm_status st = usable(w, true, "end");
   if (st) return st;
   alcm_entry *e = current(w);
+  if (w->holding && w->written == w->expected) {
+    w->holding = false;
+    if ((st = end_held(w))) {
+      w->failed = true;
+      return st;
+    }
+  }
   if (e->kind == ALCM_ENTRY_TENSOR && w->written != w->expected) {
     w->failed = true;
     return alcm_fail(&w->msg, ALCM_ERR_SIZE,
@@ -527,7 +582,10 @@ alcm_status alcm_writer_end(alcm_writer *w) {
   w->open_slot = false;
   e->raw_size = w->written;
   alcm_hash128_final(w->content, e->content_hash);
-  if (__builtin_add_overflow(w->idx.total_raw, e->raw_size, &w->idx.total_raw)) {
+  if (e->encoding == ALCM_ENCODING_LOSSLESS) w->entry_original = e->raw_size;
+  if (__builtin_add_overflow(w->original_total, w->entry_original,
+                             &w->original_total) ||
+      __builtin_add_overflow(w->idx.total_raw, e->raw_size, &w->idx.total_raw)) {
     w->failed = true;
     return alcm_fail(&w->msg, ALCM_ERR_OVERFLOW, "total raw size");
   }
@@ -673,10 +731,34 @@ alcm_status alcm_writer_set_meta_string(alcm_writer *w, const char *key,
 
 /* ---- finish / close ------------------------------------------------------- */
 
+static alcm_status set_f64_meta(alcm_writer *w, const char *key, double v) {
+  uint8_t b[8];
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  alcm_st64(b, u);
+  return alcm_writer_set_meta(w, key, ALCM_META_F64, b, 8);
+}
+
+/* spec "Metadata keys": archive figures of an archive with adaptive
+ * entries. The ratio is measured up to the index (header and frames),
+ * which is known before the index is encoded; the index adds well under
+ * 1 % for checkpoints of real size. */
+static alcm_status set_adaptive_meta(alcm_writer *w) {
+  const double cpu = alcm_cpu_seconds() - w->open_cpu;
+  const double ratio = w->out.offset
+                           ? (double)w->original_total / (double)w->out.offset
+                           : 0.0;
+  alcm_status st = set_f64_meta(w, "alcm.cpu_seconds", cpu > 0 ? cpu : 0.0);
+  if (!st) st = set_f64_meta(w, "alcm.ratio", ratio);
+  if (!st) st = set_f64_meta(w, "alcm.caq", alcm_caq(ratio, cpu > 0 ? cpu : 0.0));
+  return st;
+}
+
 alcm_status alcm_writer_finish(alcm_writer *w) {
   if (!w) return ALCM_ERR_ARGUMENT;
   alcm_status st = usable(w, false, "finish");
   if (!st) st = flush_batch(w);
+  if (!st && w->any_adaptive) st = set_adaptive_meta(w);
   if (st) return st;
   uint8_t *buf = NULL;
   size_t size = 0;
@@ -722,6 +804,8 @@ void alcm_writer_close(alcm_writer *w) {
   alcm_mem_free(&mem, w->slots);
   alcm_mem_free(&mem, w->batch);
   alcm_mem_free(&mem, w->name_table);
+  alcm_mem_free(&mem, w->hold);
+  if (w->mlp_src) alcm_mlp_free(&w->mlp, &mem);
   alcm_index_free(&w->idx, &mem);
   alcm_mem_free(&mem, w);
 }
@@ -734,4 +818,418 @@ void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
                         uint64_t *file_ret) {
   if (raw_ret) *raw_ret = w ? w->idx.total_raw : 0;
   if (file_ret) *file_ret = w ? (w->finished ? w->file_size : w->out.offset) : 0;
+}
+
+/* ---- adaptive entries (format 1.2, spec "Adaptive entries",
+ *      spec/adaptive.md) ---------------------------------------------- */
+
+void alcm_adaptive_options_init(alcm_adaptive_options *opt) {
+  memset(opt, 0, sizeof *opt);
+  opt->sizeof_options = sizeof *opt;
+  opt->min_precision = 4;
+  opt->base_precision = 8;
+  opt->prune_threshold = 0.01;
+  opt->max_drop_ratio = 0.25;
+  opt->channel_axis = -1;
+  opt->min_elements = 1024;
+}
+
+/* Copy the prefix the caller knows; newer fields keep their defaults. */
+static alcm_status copy_adaptive_options(alcm_writer *w,
+                                         alcm_adaptive_options *dst,
+                                         const alcm_adaptive_options *src) {
+  alcm_adaptive_options_init(dst);
+  if (!src) return ALCM_OK;
+  if (src->sizeof_options < offsetof(alcm_adaptive_options, bound_value))
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "adaptive options: sizeof_options is %zu",
+                     src->sizeof_options);
+  memcpy(dst, src, src->sizeof_options < sizeof *dst ? src->sizeof_options
+                                                     : sizeof *dst);
+  dst->sizeof_options = sizeof *dst;
+  const bool bad =
+      dst->bound < ALCM_ERROR_BOUND_NONE || dst->bound > ALCM_ERROR_BOUND_SNR ||
+      !(isfinite(dst->bound_value)) ||
+      (dst->bound != ALCM_ERROR_BOUND_NONE && dst->bound != ALCM_ERROR_BOUND_SNR &&
+       !(dst->bound_value > 0)) ||
+      dst->min_precision < 1 || dst->base_precision > ALCM_BITS_MAX ||
+      dst->min_precision > dst->base_precision ||
+      !(dst->prune_threshold >= 0 && dst->prune_threshold <= 1) ||
+      !(dst->max_drop_ratio >= 0 && dst->max_drop_ratio <= 1) ||
+      dst->channel_axis < -1 || dst->channel_axis >= (int)ALCM_MAX_NDIM ||
+      dst->bit_map < 0 || dst->bit_map > 2 ||
+      (dst->keep_lossless_count && !dst->keep_lossless) ||
+      (dst->predictor && !dst->predictor_size) ||
+      !(dst->timeout_seconds >= 0);
+  if (bad)
+    return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
+                     "adaptive options: bound %d (%g), precision %u..%u, "
+                     "prune %g (max %g), axis %d, map %d out of range",
+                     dst->bound, dst->bound_value, dst->min_precision,
+                     dst->base_precision, dst->prune_threshold,
+                     dst->max_drop_ratio, dst->channel_axis, dst->bit_map);
+  return ALCM_OK;
+}
+
+static alcm_status check_timeout(alcm_writer *w, const alcm_adaptive_options *o,
+                                 const char *name) {
+  const double t = wall_seconds() - w->open_wall;
+  if (o->timeout_seconds > 0 && t > o->timeout_seconds) {
+    w->failed = true;
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT,
+                     "tensor '%s': timeout of %g s exceeded (%.1f s)", name,
+                     o->timeout_seconds, t);
+  }
+  return ALCM_OK;
+}
+
+/* Why the tensor stays lossless, or "" if it may be quantized. */
+static void why_lossless(const alcm_entry *e, uint64_t numel,
+                         const alcm_adaptive_options *o, char *why,
+                         size_t cap) {
+  why[0] = '\0';
+  if (!alcm_adaptive_dtype_ok(e->dtype))
+    snprintf(why, cap, "dtype %s is not F16, BF16, F32 or F64",
+             alcm_dtype_name((int)e->dtype));
+  else if (e->flags)
+    snprintf(why, cap, "big-endian or Fortran-order data");
+  else if (numel < o->min_elements)
+    snprintf(why, cap, "%llu elements (fewer than %llu)",
+             (unsigned long long)numel, (unsigned long long)o->min_elements);
+  else if (e->ndim < 2 && !o->allow_1d)
+    snprintf(why, cap, "%u-D tensor (bias or norm)", e->ndim);
+  else if (o->channel_axis >= (int)e->ndim)
+    snprintf(why, cap, "channel axis %d of a %u-D tensor", o->channel_axis,
+             e->ndim);
+  for (size_t i = 0; !why[0] && i < o->keep_lossless_count; i++)
+    if (o->keep_lossless[i] && fnmatch(o->keep_lossless[i], e->name, 0) == 0)
+      snprintf(why, cap, "name matches '%s'", o->keep_lossless[i]);
+}
+
+/* The predictor of o (the built-in one by default), loaded once. */
+static alcm_status get_predictor(alcm_writer *w, const alcm_adaptive_options *o,
+                                 const alcm_mlp **ret) {
+  const void *src = o->predictor ? o->predictor : alcm_predictor_v1_bin;
+  const size_t n = o->predictor ? o->predictor_size
+                                : sizeof alcm_predictor_v1_bin;
+  if (w->mlp_src != src) {
+    if (w->mlp_src) alcm_mlp_free(&w->mlp, &w->mem);
+    w->mlp_src = NULL;
+    alcm_status st = alcm_mlp_load(&w->mlp, &w->mem, src, n, &w->msg);
+    if (st) {
+      alcm_msg_prefix(&w->msg, "%s predictor",
+                      o->predictor ? "adaptive options:" : "built-in");
+      return st;
+    }
+    w->mlp_src = src;
+  }
+  *ret = &w->mlp;
+  return ALCM_OK;
+}
+
+/* One section frame (kind 2, identity): rans when it is smaller, else
+ * stored. Appends its ref to e. */
+static alcm_status write_section(alcm_writer *w, alcm_entry *e, unsigned type,
+                                 const void *data, size_t n,
+                                 uint64_t *stored_total) {
+  const alcm_codec *const rans = &alcm_codec_rans;
+  const size_t cap = rans->bound(n);
+  uint8_t *buf = alcm_mem_alloc(&w->mem, cap);
+  if (!buf)
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "tensor '%s': section %u",
+                     e->name, type);
+  const size_t c = rans->compress(buf, cap, data, n, rans->level_default);
+  slot s;
+  memset(&s, 0, sizeof s);
+  const bool packed = c > 0 && c < n;
+  s.payload = packed ? buf : data;
+  s.frame = (alcm_frame){.kind = ALCM_FRAME_KIND_SECTION,
+                         .transform = ALCM_TRANSFORM_IDENTITY,
+                         .codec = packed ? ALCM_CODEC_ID_RANS : ALCM_CODEC_ID_STORE,
+                         .elem_size = 1,
+                         .section_type = type,
+                         .raw_size = n,
+                         .stored_size = packed ? c : n,
+                         .raw_hash = alcm_hash64(data, n),
+                         .stored_hash = alcm_hash64(s.payload, packed ? c : n)};
+  uint64_t off = 0;
+  const alcm_status st = write_frame(w, &s, &off);
+  alcm_mem_free(&w->mem, buf);
+  if (st) return st;
+  alcm_section_ref *r = &e->sections[e->section_count++];
+  r->type = type;
+  r->frame_offset = off;
+  r->stored_size = s.frame.stored_size;
+  *stored_total += s.frame.stored_size;
+  return ALCM_OK;
+}
+
+static alcm_status write_sections(alcm_writer *w, alcm_entry *e,
+                                  const alcm_adaptive_result *res,
+                                  uint64_t *stored) {
+  const size_t c = res->channels;
+  if (!(e->sections = alcm_mem_calloc(&w->mem, ALCM_SECTION_MAX,
+                                      sizeof *e->sections)))
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "tensor '%s': sections",
+                     e->name);
+  /* f32 arrays: the library only runs on little-endian hosts (wire order). */
+  alcm_status st = write_section(w, e, ALCM_SECTION_ENTROPY_MAP,
+                                 res->entropy_map, 4 * c, stored);
+  if (!st)
+    st = write_section(w, e, ALCM_SECTION_SCALES, res->scales, 4 * c, stored);
+  if (!st)
+    st = write_section(w, e, ALCM_SECTION_BIT_WIDTHS, res->bits, c, stored);
+  if (!st && res->mask)
+    st = write_section(w, e, ALCM_SECTION_PRUNING_MASK, res->mask,
+                       res->mask_size, stored);
+  if (!st)
+    st = write_section(w, e, ALCM_SECTION_STATISTICS, res->stats, 24 * c,
+                       stored);
+  return st;
+}
+
+static void params_from(const alcm_adaptive_options *o, const alcm_entry *e,
+                        const alcm_mlp *mlp, alcm_adaptive_params *p) {
+  alcm_adaptive_params_init(p);
+  p->map = (alcm_map_source)o->bit_map;
+  p->predictor = mlp;
+  if (mlp) {
+    p->map_lo = mlp->lo;
+    p->map_hi = mlp->hi;
+  }
+  p->min_precision = o->min_precision;
+  p->base_precision = o->base_precision;
+  p->prune_fraction = o->prune_threshold;
+  p->max_drop_ratio = o->max_drop_ratio;
+  p->bound = (alcm_bound_kind)o->bound;
+  p->bound_value = o->bound_value;
+  p->channel_axis = o->channel_axis < 0 ? 0u : (unsigned)o->channel_axis;
+  (void)e;
+}
+
+/* The quantized entry: codes as its chunks, then sections and block. */
+static alcm_status store_adaptive(alcm_writer *w, alcm_entry *e,
+                                  const alcm_adaptive_result *res,
+                                  uint64_t original, double cpu0,
+                                  alcm_adaptive_report *rep) {
+  e->encoding = ALCM_ENCODING_ADAPTIVE;
+  w->expected = res->code_size;
+  alcm_status st = put_bytes(w, res->codes, res->code_size);
+  uint64_t sec = 0;
+  if (!st) st = write_sections(w, e, res, &sec);
+  if (st) return st;
+  const double cpu = alcm_cpu_seconds() - cpu0;
+  const double stored = (double)res->code_size + (double)sec;
+  rep->adaptive = 1;
+  rep->code_size = res->code_size;
+  rep->section_size = sec;
+  rep->channel_axis = res->channel_axis;
+  rep->channels = res->channels;
+  rep->bits_per_weight = res->numel ? 8.0 * (double)res->code_size /
+                                          (double)res->numel
+                                    : 0.0;
+  rep->max_abs_err = res->max_abs_err;
+  rep->rmse = res->rmse;
+  rep->snr_db = res->snr_db;
+  rep->pruned = res->pruned;
+  rep->cpu_seconds = cpu > 0 ? cpu : 0.0;
+  rep->ratio = stored > 0 ? (double)original / stored : 0.0;
+  rep->caq = alcm_caq(rep->ratio, rep->cpu_seconds);
+  alcm_adaptive_block *a = &e->adaptive;
+  a->channel_axis = res->channel_axis;
+  a->channel_count = res->channels;
+  a->max_abs_err = res->max_abs_err;
+  a->rmse = res->rmse;
+  a->snr_db = res->snr_db;
+  a->pruned = res->pruned;
+  a->cpu_seconds = rep->cpu_seconds;
+  a->caq = rep->caq;
+  w->any_adaptive = true;
+  return ALCM_OK;
+}
+
+/* The current tensor entry (begun, nothing written) from its whole data:
+ * quantized, or lossless with the reason in rep. */
+static alcm_status adaptive_entry(alcm_writer *w, const uint8_t *data,
+                                  size_t size, const alcm_adaptive_options *o,
+                                  alcm_adaptive_report *rep) {
+  alcm_entry *e = current(w);
+  memset(rep, 0, sizeof *rep);
+  rep->original_size = size;
+  w->entry_original = size;
+  const size_t es = alcm_dtype_size((int)e->dtype);
+  const uint64_t numel = es ? size / es : 0;
+  why_lossless(e, numel, o, rep->reason, sizeof rep->reason);
+  alcm_status st = ALCM_OK;
+  if (!rep->reason[0]) {
+    const alcm_mlp *mlp = NULL;
+    if (o->bit_map == ALCM_MAP_PREDICTOR && (st = get_predictor(w, o, &mlp)))
+      return st;
+    alcm_adaptive_params p;
+    params_from(o, e, mlp, &p);
+    const double cpu0 = alcm_cpu_seconds();
+    alcm_adaptive_result res;
+    memset(&res, 0, sizeof res);
+    alcm_msg m;
+    alcm_msg_clear(&m);
+    st = alcm_adaptive_encode(&p, e->dtype, e->ndim, e->shape, data, size,
+                              &w->mem, &res, &m);
+    if (st == ALCM_OK && (uint64_t)res.code_size > 2 * numel) /* <= 16 bits */
+      st = alcm_fail(&m, ALCM_ERR_UNSUPPORTED, "%zu code bytes",
+                     res.code_size);
+    if (st == ALCM_OK)
+      st = store_adaptive(w, e, &res, size, cpu0, rep);
+    alcm_adaptive_result_free(&res, &w->mem);
+    if (st == ALCM_OK) return ALCM_OK;
+    if (st != ALCM_ERR_UNSUPPORTED) {
+      if (st != ALCM_OK && m.text[0])
+        return alcm_fail(&w->msg, st, "tensor '%s': %s", e->name, m.text);
+      return st;
+    }
+    /* The encoder's message, cut to fit (it names the element). */
+    const size_t len = strnlen(m.text, sizeof rep->reason - 1);
+    memcpy(rep->reason, m.text, len);
+    rep->reason[len] = '\0';
+  }
+  return put_bytes(w, data, size);
+}
+
+static alcm_status start_held(alcm_writer *w, const alcm_entry *e) {
+  alcm_status st = check_timeout(w, &w->aopt, e->name);
+  if (st) return st;
+  uint64_t numel = 1;
+  for (unsigned k = 0; k < e->ndim; k++) numel *= e->shape[k]; /* checked */
+  char why[160];
+  why_lossless(e, numel, &w->aopt, why, sizeof why);
+  if (why[0]) {
+    if (w->aopt.on_tensor) {
+      alcm_adaptive_report rep;
+      memset(&rep, 0, sizeof rep);
+      rep.original_size = e->raw_size;
+      memcpy(rep.reason, why, sizeof why);
+      w->aopt.on_tensor(w->aopt.opaque, e->name, &rep);
+    }
+    return ALCM_OK;
+  }
+  if (e->raw_size > SIZE_MAX) {
+    w->failed = true;
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "tensor '%s': %llu bytes",
+                     e->name, (unsigned long long)e->raw_size);
+  }
+  void *p = w->hold;
+  if ((st = alcm_mem_reserve(&w->mem, &p, &w->hold_cap, (size_t)e->raw_size))) {
+    w->failed = true;
+    return alcm_fail(&w->msg, st, "tensor '%s': %llu bytes to quantize",
+                     e->name, (unsigned long long)e->raw_size);
+  }
+  w->hold = p;
+  w->holding = true;
+  return ALCM_OK;
+}
+
+static alcm_status end_held(alcm_writer *w) {
+  const alcm_entry *e = current(w);
+  const size_t n = (size_t)w->written;
+  w->written = 0;
+  alcm_adaptive_report rep;
+  alcm_status st = adaptive_entry(w, w->hold, n, &w->aopt, &rep);
+  if (!st) st = check_timeout(w, &w->aopt, e->name);
+  if (!st && w->aopt.on_tensor) w->aopt.on_tensor(w->aopt.opaque, e->name, &rep);
+  return st;
+}
+
+alcm_status alcm_writer_add_tensor_adaptive(
+    alcm_writer *w, const char *name, int dtype, unsigned ndim,
+    const uint64_t *shape, const void *data, size_t size,
+    const alcm_adaptive_options *opt, alcm_adaptive_report *report_ret) {
+  if (!w || (!data && size)) return ALCM_ERR_ARGUMENT;
+  alcm_adaptive_options o;
+  alcm_status st = copy_adaptive_options(w, &o, opt);
+  if (st) return st;
+  uint64_t bytes = 0;
+  if (alcm_dtype_size(dtype) && ndim <= ALCM_MAX_NDIM && (shape || !ndim) &&
+      alcm_shape_bytes((unsigned)dtype, ndim, shape, &bytes) == ALCM_OK &&
+      bytes != size)
+    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
+                     "tensor '%s': %zu bytes given, shape needs %llu",
+                     name ? name : "", size, (unsigned long long)bytes);
+  /* Not through the writer mode: this call quantizes by itself. */
+  const bool mode = w->adaptive_mode;
+  w->adaptive_mode = false;
+  st = alcm_writer_begin_tensor(w, name, dtype, ndim, shape, 0);
+  w->adaptive_mode = mode;
+  if (st) return st;
+  alcm_adaptive_report rep;
+  st = adaptive_entry(w, data, size, &o, &rep);
+  if (st) {
+    w->failed = true;
+    return st;
+  }
+  if ((st = alcm_writer_end(w))) return st;
+  if (report_ret) *report_ret = rep;
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_set_adaptive(alcm_writer *w,
+                                     const alcm_adaptive_options *opt) {
+  if (!w) return ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&w->msg);
+  if (w->in_entry)
+    return alcm_fail(&w->msg, ALCM_ERR_STATE,
+                     "set adaptive: an entry is being written");
+  if (!opt) {
+    w->adaptive_mode = false;
+    return ALCM_OK;
+  }
+  alcm_adaptive_options o;
+  alcm_status st = copy_adaptive_options(w, &o, opt);
+  if (st) return st;
+  w->aopt = o;
+  w->adaptive_mode = true;
+  return ALCM_OK;
+}
+
+alcm_status alcm_writer_use_config(alcm_writer *w, const char *name,
+                                   const void *yaml, size_t size,
+                                   alcm_adaptive_options *opt) {
+  if (!w || !opt || (!yaml && size)) return ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&w->msg);
+  alcm_encoder_config c;
+  alcm_encoder_config_default(&c);
+  alcm_status st = alcm_encoder_config_parse(&c, name ? name : "config",
+                                             yaml, size, &w->msg);
+  if (st) return st;
+  opt->min_precision = c.min_precision;
+  opt->base_precision = c.base_precision;
+  opt->prune_threshold = c.threshold_init;
+  opt->max_drop_ratio = c.max_drop_ratio;
+  opt->timeout_seconds = c.timeout_seconds;
+  return alcm_writer_set_meta(w, "alcm.config", ALCM_META_STRING, yaml, size);
+}
+
+alcm_status alcm_writer_scheduler(alcm_writer *w, const void *prev_state,
+                                  size_t prev_size, double prev_caq,
+                                  alcm_adaptive_options *opt) {
+  if (!w || !opt || (!prev_state && prev_size)) return ALCM_ERR_ARGUMENT;
+  alcm_msg_clear(&w->msg);
+  alcm_sched s;
+  alcm_status st;
+  if (prev_state) {
+    if ((st = alcm_sched_load(&s, prev_state, prev_size, &w->msg))) {
+      alcm_msg_prefix(&w->msg, "previous scheduler state");
+      return st;
+    }
+    alcm_sched_step(&s, prev_caq);
+  } else {
+    alcm_entropy_config ec;
+    alcm_entropy_config_default(&ec);
+    if ((st = alcm_sched_init(&s, opt->prune_threshold, ec.decay, ec.window,
+                              opt->max_drop_ratio, &w->msg)))
+      return st;
+  }
+  opt->prune_threshold = s.threshold;
+  uint8_t state[ALCM_SCHED_STATE_SIZE];
+  alcm_sched_save(&s, state);
+  return alcm_writer_set_meta(w, "alcm.scheduler", ALCM_META_BYTES, state,
+                              sizeof state);
 }

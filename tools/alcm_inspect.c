@@ -3,6 +3,7 @@
  * verify every checksum (--verify). Uses only the public API (plus
  * jansson for --json, whose schema is fixed: tests parse it).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -22,6 +23,8 @@ static void usage(FILE *out) {
           "      --verify          check every checksum, decode every chunk\n"
           "      --quick           with --verify: check stored checksums "
           "only\n"
+          "      --channels NAME   per-channel entropy map, bit widths, scales\n"
+          "                        and mask density of adaptive tensor NAME\n"
           "  -v, --verbose         also list every chunk\n"
           "      --help            show this help and exit\n"
           "      --version         show the version and exit\n"
@@ -31,15 +34,18 @@ static void usage(FILE *out) {
 
 typedef struct {
   const char *archive;
+  const char *channels;
   int json, verify, quick;
 } inspect_args;
 
-enum { OPT_JSON = 256, OPT_VERIFY, OPT_QUICK, OPT_HELP, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_VERIFY, OPT_QUICK, OPT_HELP, OPT_VERSION,
+       OPT_CHANNELS };
 
 static const struct option long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"verify", no_argument, NULL, OPT_VERIFY},
     {"quick", no_argument, NULL, OPT_QUICK},
+    {"channels", required_argument, NULL, OPT_CHANNELS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -131,6 +137,17 @@ static int print_entry(alcm_reader *r, size_t i) {
   printf("  %s -> %s  %.3fx  %u chunk%s\n", raw, stored,
          e.stored_size ? (double)e.raw_size / (double)e.stored_size : 0.0,
          e.chunk_count, e.chunk_count == 1 ? "" : "s");
+  alcm_adaptive_info ad;
+  if (e.encoding == ALCM_ENCODING_ADAPTIVE &&
+      alcm_reader_adaptive(r, i, &ad) == ALCM_OK)
+    printf("    adaptive (lossy): %.2f bits/weight, SNR %.1f dB, max error "
+           "%.3g, RMSE %.3g, pruned %.1f%%, CAQ %.3f, axis %u, %u channels, "
+           "%u sections\n",
+           e.raw_size ? 8.0 * (double)ad.code_size * (double)alcm_dtype_size(e.dtype) /
+                            (double)e.raw_size
+                      : 0.0,
+           ad.snr_db, ad.max_abs_err, ad.rmse, 100.0 * ad.pruned, ad.caq,
+           ad.channel_axis, (unsigned)ad.channel_count, e.section_count);
   for (uint32_t c = 0; cli_verbosity() > 0 && c < e.chunk_count; c++) {
     alcm_chunk_info ci;
     s = alcm_reader_chunk(r, i, c, &ci);
@@ -263,6 +280,25 @@ static json_t *chunks_json(alcm_reader *r, size_t i,
   return arr;
 }
 
+/* JSON has no NaN or infinity (an exact SNR is +inf): null. */
+static json_t *jreal(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *sections_json(alcm_reader *r, size_t i,
+                             const alcm_entry_info *e, int *ok) {
+  json_t *const arr = json_array();
+  if (!arr) *ok = 0;
+  for (int t = 1; arr && e->encoding == ALCM_ENCODING_ADAPTIVE &&
+                  t <= ALCM_SECTION_STATISTICS; t++) {
+    size_t n = 0;
+    if (alcm_reader_section(r, i, t, NULL, 0, &n) != ALCM_OK) continue;
+    json_t *const o = json_object();
+    jset(o, "type", json_integer(t), ok);
+    jset(o, "raw_size", jint(n), ok);
+    jpush(arr, o, ok);
+  }
+  return arr;
+}
+
 static json_t *entry_json(alcm_reader *r, size_t i, int *ok) {
   alcm_entry_info e;
   json_t *const o = json_object();
@@ -289,8 +325,26 @@ static json_t *entry_json(alcm_reader *r, size_t i, int *ok) {
   jset(o, "chunk_size", json_integer(e.chunk_size), ok);
   jset(o, "content_hash", json_string(h), ok);
   jset(o, "chunks", chunks_json(r, i, &e, ok), ok);
-  /* The public API has no per-section accessor yet. */
-  jset(o, "sections", json_array(), ok);
+  jset(o, "sections", sections_json(r, i, &e, ok), ok);
+  alcm_adaptive_info ad;
+  if (e.encoding == ALCM_ENCODING_ADAPTIVE &&
+      alcm_reader_adaptive(r, i, &ad) == ALCM_OK) {
+    json_t *const a = json_object();
+    const uint64_t numel = e.raw_size / alcm_dtype_size(e.dtype);
+    jset(a, "channel_axis", json_integer(ad.channel_axis), ok);
+    jset(a, "channel_count", json_integer(ad.channel_count), ok);
+    jset(a, "code_size", jint(ad.code_size), ok);
+    jset(a, "bits_per_weight",
+         json_real(numel ? 8.0 * (double)ad.code_size / (double)numel : 0.0),
+         ok);
+    jset(a, "max_abs_err", jreal(ad.max_abs_err), ok);
+    jset(a, "rmse", jreal(ad.rmse), ok);
+    jset(a, "snr_db", jreal(ad.snr_db), ok);
+    jset(a, "pruned", jreal(ad.pruned), ok);
+    jset(a, "cpu_seconds", jreal(ad.cpu_seconds), ok);
+    jset(a, "caq", jreal(ad.caq), ok);
+    jset(o, "adaptive", a, ok);
+  }
   return o;
 }
 
@@ -353,6 +407,172 @@ static json_t *archive_json(alcm_reader *r, const char *archive,
     jpush(entries, entry_json(r, i, ok), ok);
   jset(o, "entries", entries, ok);
   return o;
+}
+
+/* ---- --channels ---------------------------------------------------------- */
+
+typedef struct {
+  alcm_entry_info e;
+  alcm_adaptive_info ad;
+  float *entropy, *scales, *stats; /* NULL when the section is absent */
+  uint8_t *bits, *mask;
+  uint64_t outer, inner;
+} channel_view;
+
+static float lef32(const uint8_t *p) {
+  const uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* Section t into a new buffer (f32 sections converted); NULL if absent. */
+static alcm_status load_section(alcm_reader *r, size_t i, int t, void **out) {
+  size_t n = 0;
+  *out = NULL;
+  alcm_status s = alcm_reader_section(r, i, t, NULL, 0, &n);
+  if (s == ALCM_ERR_NOT_FOUND) return ALCM_OK;
+  uint8_t *b = s == ALCM_OK ? malloc(n ? n : 1) : NULL;
+  if (s == ALCM_OK && !b) s = ALCM_ERR_NOMEM;
+  if (s == ALCM_OK) s = alcm_reader_section(r, i, t, b, n, NULL);
+  if (s != ALCM_OK) {
+    free(b);
+    return s;
+  }
+  if (t != ALCM_SECTION_BIT_WIDTHS && t != ALCM_SECTION_PRUNING_MASK)
+    for (size_t k = 0; k + 4 <= n; k += 4) {
+      const float f = lef32(b + k);
+      memcpy(b + k, &f, 4);
+    }
+  *out = b;
+  return ALCM_OK;
+}
+
+static void view_free(channel_view *v) {
+  free(v->entropy);
+  free(v->scales);
+  free(v->stats);
+  free(v->bits);
+  free(v->mask);
+}
+
+static alcm_status view_load(alcm_reader *r, size_t i, channel_view *v) {
+  alcm_status s = alcm_reader_entry(r, i, &v->e);
+  if (s == ALCM_OK) s = alcm_reader_adaptive(r, i, &v->ad);
+  if (s == ALCM_OK) s = load_section(r, i, ALCM_SECTION_ENTROPY_MAP, (void **)&v->entropy);
+  if (s == ALCM_OK) s = load_section(r, i, ALCM_SECTION_SCALES, (void **)&v->scales);
+  if (s == ALCM_OK) s = load_section(r, i, ALCM_SECTION_STATISTICS, (void **)&v->stats);
+  if (s == ALCM_OK) s = load_section(r, i, ALCM_SECTION_BIT_WIDTHS, (void **)&v->bits);
+  if (s == ALCM_OK) s = load_section(r, i, ALCM_SECTION_PRUNING_MASK, (void **)&v->mask);
+  v->outer = v->inner = 1;
+  for (unsigned d = 0; s == ALCM_OK && d < v->e.ndim; d++) {
+    if (d < v->ad.channel_axis) v->outer *= v->e.shape[d];
+    if (d > v->ad.channel_axis) v->inner *= v->e.shape[d];
+  }
+  return s;
+}
+
+/* Fraction of channel c's elements kept by the mask (1 without one). */
+static double density(const channel_view *v, uint64_t c) {
+  const uint64_t per = v->outer * v->inner;
+  if (!v->mask || per == 0) return 1.0;
+  uint64_t kept = 0;
+  for (uint64_t k = 0; k < per; k++) {
+    const uint64_t o = k / v->inner, j = k % v->inner;
+    const uint64_t at = (o * v->ad.channel_count + c) * v->inner + j;
+    kept += ((unsigned)v->mask[at >> 3] >> (at & 7)) & 1u;
+  }
+  return (double)kept / (double)per;
+}
+
+static json_t *channels_json(const channel_view *v, int *ok) {
+  json_t *const arr = json_array();
+  for (uint64_t c = 0; arr && c < v->ad.channel_count; c++) {
+    json_t *const o = json_object();
+    jset(o, "channel", jint(c), ok);
+    jset(o, "entropy", v->entropy ? jreal(v->entropy[c]) : json_null(), ok);
+    jset(o, "bits", json_integer(v->bits ? v->bits[c] : 0), ok);
+    jset(o, "scale", v->scales ? jreal(v->scales[c]) : json_null(), ok);
+    jset(o, "mask_density", json_real(density(v, c)), ok);
+    if (v->stats) {
+      json_t *const st = json_array();
+      for (int k = 0; k < 6; k++) jpush(st, jreal(v->stats[6 * c + (uint64_t)k]), ok);
+      jset(o, "stats", st, ok);
+    }
+    jpush(arr, o, ok);
+  }
+  return arr;
+}
+
+static void channels_human(const channel_view *v) {
+  printf("%s: %u channels on axis %u, %.2f bits/weight, SNR %.1f dB, "
+         "pruned %.1f%%\n",
+         v->e.name, (unsigned)v->ad.channel_count, v->ad.channel_axis,
+         v->e.raw_size ? 8.0 * (double)v->ad.code_size *
+                             (double)alcm_dtype_size(v->e.dtype) /
+                             (double)v->e.raw_size
+                       : 0.0,
+         v->ad.snr_db, 100.0 * v->ad.pruned);
+  printf("  %8s %8s %5s %14s %8s %12s %12s\n", "channel", "entropy", "bits",
+         "scale", "density", "mean", "std");
+  for (uint64_t c = 0; c < v->ad.channel_count; c++) {
+    printf("  %8llu %8.4f %5u %14.6g %8.4f", (unsigned long long)c,
+           v->entropy ? (double)v->entropy[c] : NAN,
+           v->bits ? v->bits[c] : 0u, v->scales ? (double)v->scales[c] : NAN,
+           density(v, c));
+    if (v->stats)
+      printf(" %12.5g %12.5g", (double)v->stats[6 * c],
+             (double)v->stats[6 * c + 2]);
+    putchar('\n');
+  }
+}
+
+/* --channels NAME: @return an exit code, or -1 when printed. */
+static int show_channels(alcm_reader *r, const inspect_args *a) {
+  size_t i;
+  alcm_status s = alcm_reader_find(r, a->channels, &i);
+  if (s != ALCM_OK) {
+    cli_error("%s: no entry '%s'", a->archive, a->channels);
+    return CLI_EXIT_INPUT;
+  }
+  channel_view v;
+  memset(&v, 0, sizeof v);
+  alcm_entry_info e;
+  if (alcm_reader_entry(r, i, &e) == ALCM_OK &&
+      e.encoding != ALCM_ENCODING_ADAPTIVE) {
+    cli_error("%s: '%s' is stored lossless: it has no channel data",
+              a->archive, a->channels);
+    return CLI_EXIT_INPUT;
+  }
+  s = view_load(r, i, &v);
+  if (s != ALCM_OK) {
+    cli_error("%s: %s", a->archive, cli_reader_message(r, s));
+    view_free(&v);
+    return cli_exit_code(s);
+  }
+  int rc = -1;
+  if (a->json) {
+    int ok = 1;
+    json_t *const doc = json_object();
+    jset(doc, "file", json_string(a->archive), &ok);
+    jset(doc, "entry", entry_json(r, i, &ok), &ok);
+    jset(doc, "channels", channels_json(&v, &ok), &ok);
+    char *const text =
+        ok ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (!text) {
+      cli_error("%s: cannot build the JSON document", a->archive);
+      rc = CLI_EXIT_IO;
+    } else {
+      puts(text);
+      free(text);
+    }
+  } else {
+    channels_human(&v);
+  }
+  view_free(&v);
+  return rc < 0 ? CLI_EXIT_OK : rc;
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -422,6 +642,7 @@ int main(int argc, char **argv) {
     case OPT_JSON: a.json = 1; break;
     case OPT_VERIFY: a.verify = 1; break;
     case OPT_QUICK: a.quick = 1; break;
+    case OPT_CHANNELS: a.channels = optarg; break;
     case 'v': cli_set_verbosity(cli_verbosity() + 1); break;
     case OPT_HELP: usage(stdout); return CLI_EXIT_OK;
     case OPT_VERSION: cli_print_version(); return CLI_EXIT_OK;
@@ -429,10 +650,18 @@ int main(int argc, char **argv) {
     }
   }
   if (a.quick && !a.verify) return cli_usage_error("--quick needs --verify");
+  if (a.channels && a.verify)
+    return cli_usage_error("--channels and --verify: one at a time");
   alcm_reader *r;
   int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
   if (!r) return rc;
-  rc = inspect(r, &a);
+  rc = a.channels ? show_channels(r, &a) : inspect(r, &a);
   alcm_reader_close(r);
+  /* A listing lost to a full disk or a closed pipe must not exit 0. */
+  errno = 0;
+  if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK) {
+    cli_error("standard output: %s", errno ? strerror(errno) : "write error");
+    rc = CLI_EXIT_IO;
+  }
   return rc;
 }

@@ -3,7 +3,9 @@
  * archive. All the work is in libalcm; this is argument parsing and
  * messages, after the zstd command line.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: %s [OPTION]... INPUT...\n"
-          "Pack checkpoint files into one .alcm archive (lossless).\n"
+          "Pack checkpoint files into one .alcm archive (lossless by default).\n"
           "INPUT is a .safetensors, .npy, .npz or PyTorch (.pt/.bin zip)\n"
           "file, or a model folder; the type is found from its first bytes\n"
           "or, failing that, its extension. Each file is stored as a source\n"
@@ -38,6 +40,20 @@ static void usage(FILE *out) {
           "      --chunk-size SIZE raw bytes per chunk, e.g. 64K, 1M "
           "(default 1M)\n"
           "      --meta KEY=VALUE  add a metadata string (repeatable)\n"
+          "      --mode MODE       lossless (default) or adaptive: float\n"
+          "                        tensors quantized per channel (lossy;\n"
+          "                        spec/adaptive.md); small and 1-D tensors\n"
+          "                        stay lossless\n"
+          "      --config FILE     encoder_config.yaml for adaptive mode\n"
+          "      --max-abs-error E every |x - y| <= E (adaptive)\n"
+          "      --rel-error R     every |x - y| <= R * max|x| (adaptive)\n"
+          "      --snr-db S        tensor SNR >= S dB (adaptive)\n"
+          "      --keep-lossless PATTERN  tensors whose name matches the\n"
+          "                        glob stay lossless (repeatable)\n"
+          "      --prev FILE       previous archive of the run: continue its\n"
+          "                        pruning scheduler (adaptive)\n"
+          "      --timeout SECONDS give up after this long (adaptive;\n"
+          "                        default from the config, 300)\n"
           "  -f, --force           overwrite an existing output\n"
           "  -q, --quiet           print nothing but errors\n"
           "  -v, --verbose         say more (repeatable)\n"
@@ -53,9 +69,17 @@ typedef struct {
   char *output_owned;
   const char *meta[MAX_META];
   size_t meta_count;
+  int adaptive;
+  const char *config, *prev;
+  int bound;
+  double bound_value, timeout;
+  const char *keep[MAX_META];
+  size_t keep_count;
 } pack_args;
 
-enum { OPT_CODEC = 256, OPT_CHUNK, OPT_META, OPT_HELP, OPT_VERSION };
+enum { OPT_CODEC = 256, OPT_CHUNK, OPT_META, OPT_HELP, OPT_VERSION, OPT_MODE,
+       OPT_CONFIG, OPT_MAXABS, OPT_REL, OPT_SNR, OPT_KEEP, OPT_PREV,
+       OPT_TIMEOUT };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -64,6 +88,14 @@ static const struct option long_opts[] = {
     {"codec", required_argument, NULL, OPT_CODEC},
     {"chunk-size", required_argument, NULL, OPT_CHUNK},
     {"meta", required_argument, NULL, OPT_META},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"max-abs-error", required_argument, NULL, OPT_MAXABS},
+    {"rel-error", required_argument, NULL, OPT_REL},
+    {"snr-db", required_argument, NULL, OPT_SNR},
+    {"keep-lossless", required_argument, NULL, OPT_KEEP},
+    {"prev", required_argument, NULL, OPT_PREV},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"force", no_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -71,8 +103,55 @@ static const struct option long_opts[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
 
+/* A finite number > 0 (>= 0 with allow_zero). */
+static int parse_number(const char *s, int allow_zero, double *v) {
+  char *end;
+  *v = strtod(s, &end);
+  return !(end != s && *end == '\0' && isfinite(*v) &&
+           (*v > 0 || (allow_zero && *v == 0)));
+}
+
+static int set_bound(pack_args *a, int bound, const char *opt) {
+  if (a->bound && a->bound != bound)
+    return cli_usage_error("%s: only one of --max-abs-error, --rel-error, "
+                           "--snr-db", opt);
+  if (parse_number(optarg, bound == ALCM_ERROR_BOUND_SNR, &a->bound_value))
+    return cli_usage_error("%s: '%s' is not a positive number", opt, optarg);
+  a->bound = bound;
+  return -1;
+}
+
+/* Adaptive-mode options. @return -1 to continue, else an exit code. */
+static int parse_adaptive(int c, pack_args *a) {
+  switch (c) {
+  case OPT_MODE:
+    if (strcmp(optarg, "adaptive") == 0) a->adaptive = 1;
+    else if (strcmp(optarg, "lossless") == 0) a->adaptive = 0;
+    else
+      return cli_usage_error("--mode: '%s' (lossless or adaptive)", optarg);
+    return -1;
+  case OPT_CONFIG: a->config = optarg; return -1;
+  case OPT_PREV: a->prev = optarg; return -1;
+  case OPT_MAXABS: return set_bound(a, ALCM_ERROR_BOUND_MAX_ABS, "--max-abs-error");
+  case OPT_REL: return set_bound(a, ALCM_ERROR_BOUND_REL, "--rel-error");
+  case OPT_SNR: return set_bound(a, ALCM_ERROR_BOUND_SNR, "--snr-db");
+  case OPT_TIMEOUT:
+    if (parse_number(optarg, 0, &a->timeout))
+      return cli_usage_error("--timeout: '%s' is not a positive number of "
+                             "seconds", optarg);
+    return -1;
+  case OPT_KEEP:
+    if (a->keep_count == MAX_META)
+      return cli_usage_error("--keep-lossless: at most %d patterns", MAX_META);
+    a->keep[a->keep_count++] = optarg;
+    return -1;
+  default: return cli_usage_error("invalid option");
+  }
+}
+
 /* @return -1 to continue, else an exit code. */
 static int parse_one(int c, pack_args *a) {
+  if (c >= OPT_MODE) return parse_adaptive(c, a);
   long v;
   uint64_t size;
   switch (c) {
@@ -261,6 +340,123 @@ static void summary(const alcm_writer *w, char **inputs, int count,
          is, fs, output);
 }
 
+typedef struct {
+  unsigned quantized, lossless;
+  uint64_t original, stored;
+} adaptive_tally;
+
+static void on_tensor(void *opaque, const char *name,
+                      const alcm_adaptive_report *r) {
+  adaptive_tally *t = opaque;
+  if (!r->adaptive) {
+    t->lossless++;
+    cli_note(2, "%s: lossless (%s)", name, r->reason);
+    return;
+  }
+  t->quantized++;
+  t->original += r->original_size;
+  t->stored += r->code_size + r->section_size;
+  cli_note(1, "%s: %.2f bits/weight, SNR %.1f dB, max error %.3g, "
+           "pruned %.1f%%, ratio %.2fx, CAQ %.3f",
+           name, r->bits_per_weight, r->snr_db, r->max_abs_err,
+           100.0 * r->pruned, r->ratio, r->caq);
+}
+
+/* Whole small file (config YAML, at most 1 MiB) into *buf. */
+static int read_small(const char *path, char **buf, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    cli_error("%s: cannot open: %s", path, strerror(errno));
+    return CLI_EXIT_IO;
+  }
+  *buf = malloc((1u << 20) + 1);
+  *n = *buf ? fread(*buf, 1, (1u << 20) + 1, f) : 0;
+  const int bad = !*buf || ferror(f) || *n > (1u << 20);
+  fclose(f);
+  if (bad) {
+    cli_error("%s: unreadable or larger than 1 MiB", path);
+    return CLI_EXIT_IO;
+  }
+  return -1;
+}
+
+/* The previous archive's scheduler state and CAQ (spec/adaptive.md
+ * "Scheduler"), or none when it has no state. */
+static int scheduler_from_prev(alcm_writer *w, const char *prev,
+                               alcm_adaptive_options *o) {
+  alcm_reader *r = alcm_reader_create(NULL);
+  if (!r) {
+    cli_error("%s: out of memory", prev);
+    return CLI_EXIT_IO;
+  }
+  alcm_status s = alcm_reader_open(r, prev);
+  if (s != ALCM_OK) {
+    cli_error("--prev %s: %s", prev, cli_reader_message(r, s));
+    alcm_reader_close(r);
+    return cli_exit_code(s);
+  }
+  alcm_meta_info st, caq;
+  double c = 0;
+  const int have = alcm_reader_find_meta(r, "alcm.scheduler", &st) == ALCM_OK &&
+                   st.type == ALCM_META_BYTES &&
+                   alcm_reader_find_meta(r, "alcm.caq", &caq) == ALCM_OK &&
+                   caq.type == ALCM_META_F64 && caq.size == 8;
+  if (have) {
+    uint64_t u = 0;
+    for (int k = 7; k >= 0; k--) u = (u << 8) | caq.value[k];
+    memcpy(&c, &u, 8);
+  } else {
+    cli_note(0, "--prev %s: no scheduler state; starting a new one", prev);
+  }
+  s = alcm_writer_scheduler(w, have ? st.value : NULL, have ? st.size : 0, c,
+                            o);
+  alcm_reader_close(r);
+  if (s != ALCM_OK) {
+    cli_error("--prev %s: %s", prev, cli_writer_message(w, s));
+    return cli_exit_code(s);
+  }
+  if (have)
+    cli_note(1, "scheduler: previous CAQ %.4f, pruning threshold now %.4g", c,
+             o->prune_threshold);
+  return -1;
+}
+
+static int setup_adaptive(alcm_writer *w, const pack_args *a,
+                          alcm_adaptive_options *o, adaptive_tally *t) {
+  alcm_adaptive_options_init(o);
+  o->timeout_seconds = 300; /* encoder_config.yaml default */
+  int rc = -1;
+  if (a->config) {
+    char *text = NULL;
+    size_t n = 0;
+    rc = read_small(a->config, &text, &n);
+    if (rc < 0) {
+      const alcm_status s = alcm_writer_use_config(w, a->config, text, n, o);
+      if (s != ALCM_OK) {
+        cli_error("%s", cli_writer_message(w, s));
+        rc = cli_exit_code(s);
+      }
+    }
+    free(text);
+    if (rc >= 0) return rc;
+  }
+  o->bound = a->bound;
+  o->bound_value = a->bound_value;
+  if (a->timeout > 0) o->timeout_seconds = a->timeout;
+  o->keep_lossless = a->keep;
+  o->keep_lossless_count = a->keep_count;
+  o->on_tensor = on_tensor;
+  o->opaque = t;
+  if (a->prev) rc = scheduler_from_prev(w, a->prev, o);
+  else {
+    const alcm_status s = alcm_writer_scheduler(w, NULL, 0, 0, o);
+    if (s != ALCM_OK) rc = fail_writer(w, s, a->output);
+  }
+  if (rc >= 0) return rc;
+  const alcm_status s = alcm_writer_set_adaptive(w, o);
+  return s == ALCM_OK ? -1 : fail_writer(w, s, a->output);
+}
+
 static int pack(pack_args *a, char **inputs, int count) {
   alcm_writer *const w = alcm_writer_create(&a->wopt);
   if (!w) {
@@ -268,8 +464,11 @@ static int pack(pack_args *a, char **inputs, int count) {
     return CLI_EXIT_IO;
   }
   int rc = -1;
+  alcm_adaptive_options ao;
+  adaptive_tally tally = {0, 0, 0, 0};
   alcm_status s = alcm_writer_open(w, a->output);
   if (s != ALCM_OK) rc = fail_writer(w, s, a->output);
+  if (rc < 0 && a->adaptive) rc = setup_adaptive(w, a, &ao, &tally);
   for (int i = 0; i < count && rc < 0; i++) rc = add_input(w, inputs[i]);
   if (rc < 0) rc = set_meta(w, a);
   if (rc < 0) {
@@ -278,6 +477,12 @@ static int pack(pack_args *a, char **inputs, int count) {
   }
   if (rc < 0) {
     if (cli_verbosity() >= 0) summary(w, inputs, count, a->output);
+    if (a->adaptive && cli_verbosity() >= 0)
+      printf("adaptive (lossy): %u tensors quantized (%.2fx on them), %u "
+             "kept lossless\n",
+             tally.quantized,
+             tally.stored ? (double)tally.original / (double)tally.stored : 0.0,
+             tally.lossless);
     rc = CLI_EXIT_OK;
   }
   /* On failure this removes the temporary file; the target is untouched. */
@@ -296,6 +501,10 @@ int main(int argc, char **argv) {
     if (rc >= 0) return rc;
   }
   if (optind >= argc) return cli_usage_error("no input files");
+  if (!a.adaptive && (a.config || a.prev || a.bound || a.keep_count ||
+                      a.timeout > 0))
+    return cli_usage_error("--config, --prev, error bounds, --keep-lossless "
+                           "and --timeout need --mode adaptive");
   int rc = check_meta(&a);
   if (rc >= 0) return rc;
   if (!a.output) {

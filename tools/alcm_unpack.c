@@ -280,6 +280,20 @@ static int restore_all(alcm_reader *r, const unpack_args *a) {
   return restore_sources(r, a);
 }
 
+/* Adaptive entries come back dequantized, not byte-exact: say so (on
+ * stderr, unless --quiet). */
+static void note_lossy(const alcm_reader *r) {
+  for (size_t i = 0; i < alcm_reader_entry_count(r); i++) {
+    alcm_entry_info e;
+    if (alcm_reader_entry(r, i, &e) == ALCM_OK &&
+        e.encoding == ALCM_ENCODING_ADAPTIVE) {
+      cli_note(0, "note: archive is lossy (adaptive); tensors are "
+                  "dequantized");
+      return;
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   cli_init("alcm-unpack");
   unpack_args a;
@@ -292,6 +306,7 @@ int main(int argc, char **argv) {
   alcm_reader *r;
   int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
   if (!r) return rc;
+  note_lossy(r);
   rc = a.tensor_count || a.format ? write_tensors(r, &a) : restore_all(r, &a);
   alcm_reader_close(r);
   return rc < 0 ? CLI_EXIT_OK : rc;
