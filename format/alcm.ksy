@@ -7,7 +7,7 @@ meta:
   endian: le
 doc: |
   Layout of an .alcm archive as specified by spec/alcm-format.md (format
-  1.0; the spec is normative). The file is
+  1.2; the spec is normative). The file is
 
     header | gap | { frame header | payload | gap }* | index | footer
 
@@ -16,6 +16,16 @@ doc: |
   metadata. Frames are reached through the instances of chunk_ref and
   section_ref. Checksums (XXH3) are described but not verified here, and
   payloads are not decompressed.
+
+  Version changes (spec "Version changes"): 1.1 added transforms
+  split_bf16 and split_f32, codec rans and the zlib-compressed index body
+  (index flags bit 0, body_size). 1.2 defines adaptive entries (encoding
+  1): their raw_size and content_hash cover the quantized codes (at most
+  numel x 2 bytes), they carry section refs (scales and bit widths
+  required, zero points rejected) and the 64-byte adaptive block; and the
+  metadata key alcm.scheduler (scheduler_state). Rules the expression
+  language cannot state (numel x 2, required sections) are checked by
+  tests/kaitai/compare.js.
 doc-ref: spec/alcm-format.md
 seq:
   - id: header
@@ -207,9 +217,15 @@ types:
           max: 1073741824
       - id: raw_size
         type: u8
+        doc: |
+          Bytes of the entry when read: numel x dtype size for a lossless
+          tensor; for an adaptive entry (1.2) the number of code bytes,
+          sum over channels of ceil(kept_c x bits_c / 8), at most numel x 2.
       - id: content_hash
         size: 16
-        doc: XXH3-128 of the entry's raw bytes, canonical (big-endian) form.
+        doc: |
+          XXH3-128 of the entry's raw bytes (for an adaptive entry: of its
+          codes), canonical (big-endian) form.
       - id: name
         type: str
         size: name_len
@@ -229,7 +245,12 @@ types:
       - id: adaptive
         type: adaptive_block
         if: encoding == encoding::adaptive
+        doc: Format 1.2 (spec "Adaptive entries").
     instances:
+      is_adaptive_dtype:
+        value: |
+          dtype == dtype::f16 or dtype == dtype::bf16 or
+          dtype == dtype::f32 or dtype == dtype::f64
       fortran_order:
         value: (flags & 1) != 0
       big_endian:
@@ -275,18 +296,78 @@ types:
         io: _root._io
         pos: frame_offset + 64
         size: stored_size
+      stored_content:
+        io: _root._io
+        pos: frame_offset + 64
+        size: stored_size
+        if: frame.codec == codec::store and frame.transform == transform::identity
+        type:
+          switch-on: type
+          cases:
+            'section_type::entropy_map': section_f32
+            'section_type::scales': section_f32
+            'section_type::bit_widths': section_bit_widths
+            'section_type::statistics': section_statistics
+        doc: |
+          The section's values when its frame is stored (codec store); the
+          pruning mask is plain bytes (bit i = element i, LSB first, 1 =
+          kept). Rans-coded sections are not decoded here.
+
+  section_f32:
+    doc: Entropy map (type 1) or scales (type 2), one f32 per channel.
+    seq:
+      - id: values
+        type: f4
+        repeat: eos
+
+  section_bit_widths:
+    doc: Bits per code of each channel (type 4).
+    seq:
+      - id: bits
+        type: u1
+        repeat: eos
+        valid:
+          min: 1
+          max: 16
+
+  section_statistics:
+    doc: Per channel mean, variance, std, skewness, kurtosis, sparsity (type 6).
+    seq:
+      - id: channels
+        type: channel_stats
+        repeat: eos
+
+  channel_stats:
+    seq:
+      - id: mean
+        type: f4
+      - id: variance
+        type: f4
+      - id: std
+        type: f4
+      - id: skewness
+        type: f4
+      - id: kurtosis
+        type: f4
+      - id: sparsity
+        type: f4
 
   adaptive_block:
-    doc-ref: spec/alcm-format.md "Entry record"
+    doc-ref: spec/alcm-format.md "Entry record", "Adaptive entries"
+    doc: |
+      Format 1.2. Only on an F16, BF16, F32 or F64 tensor with flags 0
+      (checked on channel_axis).
     seq:
       - id: channel_axis
         type: u1
         valid:
-          max: _parent.ndim - 1
+          expr: _ < _parent.ndim and _parent.is_adaptive_dtype and _parent.flags == 0
       - id: reserved
         contents: [0, 0, 0]
       - id: channel_count
         type: u4
+        valid:
+          expr: _ == _parent.shape[channel_axis]
       - id: max_abs_err
         type: f8
       - id: rmse
@@ -325,12 +406,52 @@ types:
       - id: value
         size: value_len
         type:
-          switch-on: type
+          switch-on: 'key == "alcm.scheduler" and type == meta_type::bytes ? 5 : type.to_i'
           cases:
-            'meta_type::string': meta_string
-            'meta_type::i64': meta_i64
-            'meta_type::f64': meta_f64
-        doc: Raw bytes for meta_type::bytes.
+            1: meta_string
+            3: meta_i64
+            4: meta_f64
+            5: scheduler_state
+        doc: |
+          Raw bytes for meta_type::bytes, except the well-known key
+          alcm.scheduler (1.2).
+
+  scheduler_state:
+    doc-ref: spec/adaptive.md "Scheduler"
+    doc: Pruning scheduler state (metadata alcm.scheduler, 1.2), 192 bytes.
+    seq:
+      - id: magic
+        contents: "ALCMSCHD"
+      - id: version
+        type: u4
+        valid: 1
+      - id: window
+        type: u4
+        valid:
+          min: 2
+          max: 16
+      - id: count
+        type: u4
+        valid:
+          max: window
+      - id: reserved
+        type: u4
+        valid: 0
+      - id: steps
+        type: u8
+      - id: threshold
+        type: f8
+      - id: decay
+        type: f8
+      - id: t_min
+        type: f8
+      - id: t_max
+        type: f8
+      - id: caq
+        type: f8
+        repeat: expr
+        repeat-expr: 16
+        doc: Oldest first; slots from count on are zero.
 
   meta_string:
     seq:
@@ -430,7 +551,7 @@ enums:
     0: none
     1: entropy_map
     2: scales
-    3: zero_points
+    3: zero_points # not defined for 1.2 quantization; rejected on adaptive entries
     4: bit_widths
     5: pruning_mask
     6: statistics

@@ -138,7 +138,9 @@ class Diff {
 function metaValue(m) {
   switch (m.type) {
     case 1: return m.value.value;                       /* string */
-    case 2: return hex(m.value);                        /* bytes */
+    case 2:                                             /* bytes */
+      /* alcm.scheduler is parsed (scheduler_state); compare its bytes */
+      return hex(m.value instanceof Uint8Array ? m.value : m._raw_value);
     case 3: {                                           /* i64, exact */
       const raw = Buffer.from(m._raw_value);
       return raw.readBigInt64LE(0);
@@ -163,9 +165,11 @@ function compareChunks(d, where, expected, entry) {
   });
 }
 
-/* alcm-inspect may print "sections": [] without describing them; an empty
- * list is then "not reported", and the frames are still checked by
- * checkConsistency(). A non-empty list must match element by element. */
+/* Section refs, matched by type (alcm-inspect lists them by type, the
+ * index in its own order). alcm-inspect may print "sections": [] without
+ * describing them; an empty list is then "not reported", and the frames
+ * are still checked by checkConsistency(). Fields alcm-inspect prints are
+ * compared; frame_offset and stored_size only when it prints them. */
 function compareSections(d, where, expected, entry) {
   if (expected === undefined) return;
   if (Array.isArray(expected) && expected.length === 0) return;
@@ -176,12 +180,52 @@ function compareSections(d, where, expected, entry) {
     transform: (s) => s.frame.transform, codec: (s) => s.frame.codec,
     elem_size: (s) => s.frame.elemSize,
   };
-  entry.sections.forEach((s, i) => {
-    const e = expected[i];
+  expected.forEach((e, i) => {
     if (e === null || typeof e !== 'object') return;
+    const s = entry.sections.find((x) => x.type === e.type);
+    if (!s) {
+      d.note(`${where}.sections[${i}]: type ${e.type} not in the index`);
+      return;
+    }
     for (const [k, get] of Object.entries(known))
-      if (k in e) d.field(`${where}.sections[${i}].${k}`, e[k], get(s));
+      if (k in e) d.field(`${where}.sections[type ${e.type}].${k}`, e[k], get(s));
   });
+}
+
+/* Bytes per element of each dtype (spec "Dtypes"). */
+const DTYPE_SIZE = [0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 2, 2, 4, 8, 1, 1];
+
+function numelOf(k) {
+  return k.shape.reduce((n, v) => n * BigInt(v), 1n);
+}
+
+/* Format 1.2: alcm-inspect's raw_size of an adaptive entry is the
+ * dequantized size (numel x dtype size) and adaptive.code_size the index
+ * raw_size; the block is compared field by field. */
+function compareAdaptive(d, where, e, k) {
+  d.field(`${where}.raw_size (numel x dtype size)`, e.raw_size,
+          numelOf(k) * BigInt(DTYPE_SIZE[k.dtype] || 0));
+  const a = e.adaptive;
+  const b = k.adaptive;
+  if (!a || typeof a !== 'object') {
+    d.note(`${where}: alcm-inspect prints no adaptive block`);
+    return;
+  }
+  if (!b) {
+    d.note(`${where}: kaitai found no adaptive block`);
+    return;
+  }
+  d.field(`${where}.adaptive.code_size`, a.code_size, k.rawSize);
+  d.field(`${where}.adaptive.channel_axis`, a.channel_axis, b.channelAxis);
+  d.field(`${where}.adaptive.channel_count`, a.channel_count, b.channelCount);
+  for (const [key, get] of [['max_abs_err', 'maxAbsErr'], ['rmse', 'rmse'],
+                            ['snr_db', 'snrDb'], ['pruned', 'pruned'],
+                            ['cpu_seconds', 'cpuSeconds'], ['caq', 'caq']]) {
+    /* alcm-inspect prints null for a non-finite value (e.g. SNR of an
+     * exact tensor) */
+    const v = b[get];
+    d.field(`${where}.adaptive.${key}`, a[key], Number.isFinite(v) ? v : null);
+  }
 }
 
 function compareEntry(d, where, e, k) {
@@ -193,11 +237,50 @@ function compareEntry(d, where, e, k) {
   if (d.count(`${where}.shape`, e.shape, k.shape))
     k.shape.forEach((v, i) => d.field(`${where}.shape[${i}]`, e.shape[i], v));
   d.field(`${where}.source`, e.source, k.source === 0xffffffff ? -1 : k.source);
-  d.field(`${where}.raw_size`, e.raw_size, k.rawSize);
+  if (k.encoding === 1)
+    compareAdaptive(d, where, e, k);
+  else
+    d.field(`${where}.raw_size`, e.raw_size, k.rawSize);
   d.field(`${where}.chunk_size`, e.chunk_size, k.chunkSize);
   d.field(`${where}.content_hash`, e.content_hash, hex(k.contentHash));
   compareChunks(d, where, e.chunks, k);
   compareSections(d, where, e.sections, k);
+}
+
+/* Raw size of a section's payload (spec "Per-channel sections"). */
+function sectionRawSize(type, channels, numel) {
+  switch (type) {
+    case 1: case 2: case 3: return 4n * channels;
+    case 4: return channels;
+    case 5: return (numel + 7n) / 8n;
+    case 6: return 24n * channels;
+    default: return -1n;
+  }
+}
+
+/* spec "Adaptive entries" (1.2): what the expression language of the .ksy
+ * cannot say. */
+function checkAdaptive(d, where, en) {
+  const numel = numelOf(en);
+  if (BigInt(en.rawSize) > 2n * numel)
+    d.note(`${where}: ${en.rawSize} code bytes for ${numel} elements (> 16 bits each)`);
+  const types = en.sections.map((s) => s.type);
+  if (!types.includes(2) || !types.includes(4))
+    d.note(`${where}: adaptive entry without scales (2) or bit widths (4): ${types}`);
+  if (types.includes(3)) d.note(`${where}: zero-point section (3) on an adaptive entry`);
+  const channels = BigInt(en.adaptive.channelCount);
+  en.sections.forEach((ref, c) => {
+    const want = sectionRawSize(ref.type, channels, numel);
+    if (BigInt(ref.frame.rawSize) !== want)
+      d.note(`${where} section ${c} (type ${ref.type}): raw_size ${ref.frame.rawSize}, want ${want}`);
+    if (ref.frame.transform !== 0)
+      d.note(`${where} section ${c}: transform ${ref.frame.transform}, want identity`);
+  });
+  en.chunks.forEach((ref, c) => {
+    if (ref.frame.transform !== 0 || ref.frame.elemSize !== 1)
+      d.note(`${where} chunk ${c}: codes with transform ${ref.frame.transform} ` +
+             `elem_size ${ref.frame.elemSize}, want identity/1`);
+  });
 }
 
 /* Rules the .ksy cannot state but the spec does (spec "Index", "Frames"):
@@ -231,6 +314,8 @@ function checkConsistency(d, doc, fileSize) {
     });
     if (sum !== BigInt(en.rawSize))
       d.note(`${where}: chunk raw sizes add up to ${sum}, raw_size is ${en.rawSize}`);
+    if (en.encoding === 1) checkAdaptive(d, where, en);
+    else if (en.sections.length !== 0) d.note(`${where}: sections on a lossless entry`);
   });
   if (total !== BigInt(idx.totalRaw))
     d.note(`index: total_raw ${idx.totalRaw}, entries add up to ${total}`);
@@ -290,7 +375,7 @@ function checkFile(parser, opt, file) {
     void doc.footer; void doc.index;             /* instances parse lazily */
     doc.index.entries.forEach((en) => {
       en.chunks.forEach((r) => void r.frame);
-      en.sections.forEach((r) => void r.frame);
+      en.sections.forEach((r) => { void r.frame; void r.storedContent; });
     });
   } catch (err) {
     return [`kaitai parser rejected the file: ${err.name || 'Error'}: ${err.message}`];

@@ -3,6 +3,9 @@
  * fixtures/gen_fixtures.c):
  *  - every fixtures/valid archive opens, verifies, and every entry reads
  *    (whole and streamed) to the XXH3-128 recorded in valid/EXPECTED.tsv;
+ *    an adaptive (lossy) entry's line has two more columns, its code size
+ *    and code hash: read_dequantized and stream give the dequantized values
+ *    recorded, the exact-bytes read is refused (ERR_UNSUPPORTED);
  *  - every fixtures/invalid archive fails at the operation named in
  *    invalid/EXPECTED.tsv (open or verify) with exactly the named status
  *    and a message that says what and where.
@@ -20,7 +23,7 @@
 
 /* ---- EXPECTED.tsv ------------------------------------------------------- */
 
-#define MAX_FIELDS 5
+#define MAX_FIELDS 7
 #define FIELD_SIZE 160
 
 typedef struct {
@@ -123,6 +126,62 @@ static int sink(void *opaque, const void *data, size_t size) {
   return 0;
 }
 
+static void hash_hex(char out[33], const void *p, size_t n) {
+  uint8_t h[16];
+  alcm_hash128(p, n, h);
+  hex(out, h, 16);
+}
+
+/* Streamed bytes hash to want (column 3), raw_size of them. */
+static void check_stream(alcm_reader *r, const char *file, size_t i,
+                         const char *name, uint64_t raw_size,
+                         const char *want) {
+  sink_state s = {0};
+  alcm_mem_init(&s.m, NULL, 0);
+  s.h = alcm_hash128_create(&s.m);
+  cr_assert(s.h);
+  cr_assert_eq(alcm_reader_stream(r, i, sink, &s), ALCM_OK,
+               "%s: stream '%s': %s", file, name, alcm_reader_message(r));
+  uint8_t h[16];
+  char got[33];
+  alcm_hash128_final(s.h, h);
+  alcm_hash128_free(&s.m, s.h);
+  hex(got, h, 16);
+  cr_assert_eq(s.bytes, raw_size);
+  cr_assert_str_eq(got, want, "%s: '%s' streamed bytes", file, name);
+}
+
+/* Columns 2-3: numel x dtype size and the hash of the dequantized values;
+ * 5-6: the code bytes (index raw_size, content hash). */
+static void check_adaptive(alcm_reader *r, const char *file, size_t i,
+                           const alcm_entry_info *info, const row *x) {
+  const char *const name = x->f[1];
+  cr_assert_eq(x->n, 7, "%s: '%s' is adaptive: 7 columns expected", file,
+               name);
+  alcm_adaptive_info a;
+  cr_assert_eq(alcm_reader_adaptive(r, i, &a), ALCM_OK);
+  cr_assert_eq(a.code_size, strtoull(x->f[5], NULL, 10),
+               "%s: '%s' code size %llu", file, name,
+               (unsigned long long)a.code_size);
+  char got[33];
+  hex(got, info->content_hash, 16);
+  cr_assert_str_eq(got, x->f[6], "%s: '%s' stored content hash", file, name);
+
+  const size_t n = (size_t)info->raw_size;
+  uint8_t *const buf = malloc(n + 1);
+  cr_assert(buf);
+  cr_assert_eq(alcm_reader_read(r, i, buf, n), ALCM_ERR_UNSUPPORTED,
+               "%s: exact read of lossy '%s'", file, name);
+  cr_assert_eq(alcm_reader_read_dequantized(r, i, buf, n), ALCM_OK,
+               "%s: read_dequantized '%s': %s", file, name,
+               alcm_reader_message(r));
+  hash_hex(got, buf, n);
+  cr_assert_str_eq(got, x->f[3], "%s: '%s' dequantized to %s, want %s",
+                   file, name, got, x->f[3]);
+  free(buf);
+  check_stream(r, file, i, name, info->raw_size, x->f[3]);
+}
+
 static void check_entry(alcm_reader *r, const char *file, const row *x) {
   const char *const name = x->f[1];
   size_t i;
@@ -134,6 +193,11 @@ static void check_entry(alcm_reader *r, const char *file, const row *x) {
   cr_assert_eq(info.raw_size, raw_size, "%s: '%s' raw_size %llu, want %llu",
                file, name, (unsigned long long)info.raw_size,
                (unsigned long long)raw_size);
+  if (info.encoding == ALCM_ENCODING_ADAPTIVE) {
+    check_adaptive(r, file, i, &info, x);
+    return;
+  }
+  cr_assert_eq(x->n, 5, "%s: malformed EXPECTED.tsv line", file);
   char got[33];
   hex(got, info.content_hash, 16);
   cr_assert_str_eq(got, x->f[3], "%s: '%s' stored content hash", file, name);
@@ -142,24 +206,11 @@ static void check_entry(alcm_reader *r, const char *file, const row *x) {
   cr_assert(buf);
   cr_assert_eq(alcm_reader_read(r, i, buf, (size_t)raw_size), ALCM_OK,
                "%s: read '%s': %s", file, name, alcm_reader_message(r));
-  uint8_t h[16];
-  alcm_hash128(buf, (size_t)raw_size, h);
-  hex(got, h, 16);
+  hash_hex(got, buf, (size_t)raw_size);
   cr_assert_str_eq(got, x->f[3], "%s: '%s' bytes read hash to %s, want %s",
                    file, name, got, x->f[3]);
   free(buf);
-
-  sink_state s = {0};
-  alcm_mem_init(&s.m, NULL, 0);
-  s.h = alcm_hash128_create(&s.m);
-  cr_assert(s.h);
-  cr_assert_eq(alcm_reader_stream(r, i, sink, &s), ALCM_OK,
-               "%s: stream '%s': %s", file, name, alcm_reader_message(r));
-  alcm_hash128_final(s.h, h);
-  alcm_hash128_free(&s.m, s.h);
-  hex(got, h, 16);
-  cr_assert_eq(s.bytes, raw_size);
-  cr_assert_str_eq(got, x->f[3], "%s: '%s' streamed bytes", file, name);
+  check_stream(r, file, i, name, raw_size, x->f[3]);
 }
 
 ParameterizedTestParameters(golden, valid) {
@@ -192,7 +243,8 @@ ParameterizedTest(fixture_param *p, golden, valid) {
   for (int k = 0; k < n; k++) {
     const row *const x = &g_rows[k];
     if (strcmp(x->f[0], p->file) != 0) continue;
-    cr_assert_eq(x->n, 5, "%s: malformed EXPECTED.tsv line", p->file);
+    cr_assert(x->n == 5 || x->n == 7, "%s: malformed EXPECTED.tsv line",
+              p->file);
     cr_assert_str_eq(x->f[4], fh, "%s: file hash %s, EXPECTED.tsv says %s "
                      "(regenerate the fixtures?)", p->file, fh, x->f[4]);
     if (strcmp(x->f[1], "-") == 0) continue;
@@ -241,6 +293,48 @@ ParameterizedTest(fixture_param *p, golden, invalid) {
   cr_assert_eq(st, want, "%s: %s gave %s (%s), want %s", p->file, p->op,
                alcm_error_name(st), msg, p->status);
   check_message(p->file, st, msg);
+}
+
+/* The bad bit widths are found by every call that decodes the entry, not
+ * only by verify. */
+static int drop(void *opaque, const void *data, size_t size) {
+  (void)opaque, (void)data, (void)size;
+  return 0;
+}
+
+static void check_bad_decode(const char *file) {
+  char path[1024];
+  snprintf(path, sizeof path, FIXTURES "/invalid/%s", file);
+  alcm_reader *const r = alcm_reader_create(NULL);
+  cr_assert(r);
+  cr_assert_eq(alcm_reader_open(r, path), ALCM_OK, "%s: %s", file,
+               alcm_reader_message(r));
+  size_t i;
+  cr_assert_eq(alcm_reader_find(r, "dense.weight", &i), ALCM_OK);
+  alcm_entry_info info;
+  cr_assert_eq(alcm_reader_entry(r, i, &info), ALCM_OK);
+  void *const buf = malloc((size_t)info.raw_size);
+  cr_assert(buf);
+  cr_assert_eq(alcm_reader_read_dequantized(r, i, buf, (size_t)info.raw_size),
+               ALCM_ERR_CORRUPT, "%s: read_dequantized: %s", file,
+               alcm_reader_message(r));
+  cr_assert(strstr(alcm_reader_message(r), "bit width"), "%s: '%s'", file,
+            alcm_reader_message(r));
+  cr_assert_eq(alcm_reader_stream(r, i, drop, NULL), ALCM_ERR_CORRUPT,
+               "%s: stream: %s", file, alcm_reader_message(r));
+  uint8_t widths[64];
+  size_t n = 0;
+  cr_assert_eq(alcm_reader_section(r, i, ALCM_SECTION_BIT_WIDTHS, widths,
+                                   sizeof widths, &n),
+               ALCM_ERR_CORRUPT, "%s: section: %s", file,
+               alcm_reader_message(r));
+  free(buf);
+  alcm_reader_close(r);
+}
+
+Test(golden, adaptive_bad_bit_widths_fail_every_decode) {
+  check_bad_decode("adaptive_bit_width_0.alcm");
+  check_bad_decode("adaptive_bit_width_17.alcm");
 }
 
 /* ---- the lists match the folders ---------------------------------------- */

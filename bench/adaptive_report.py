@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""adaptive_report.py - Markdown tables for BENCHMARKS.md "Adaptive (lossy)
+mode" from the outputs of bench/adaptive_run.sh.
+
+    /usr/bin/python3 bench/adaptive_report.py adaptive_bench.txt \\
+        adaptive_rd.json adaptive_experiment.json
+
+Matched SNR: a baseline's ratio at the SNR of an ALCM point is linearly
+interpolated in (SNR, log ratio) between the baseline's two nearest
+points; outside the baseline's measured range it is "-".
+"""
+
+import json
+import math
+import sys
+
+
+def interp(points, snr):
+    pts = sorted((p["snr_db"], p["ratio"]) for p in points)
+    for (s0, r0), (s1, r1) in zip(pts, pts[1:]):
+        if s0 <= snr <= s1:
+            t = (snr - s0) / (s1 - s0) if s1 > s0 else 0
+            return math.exp(math.log(r0) + t * (math.log(r1) - math.log(r0)))
+    return None
+
+
+def fmt(v, f="%.2fx"):
+    return "-" if v is None else f % v
+
+
+def bench_rows(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("("):
+                continue
+            label = line[:24].strip()
+            v = line[24:].split()
+            rows.append({"label": label, "snr_db": float(v[0]),
+                         "ratio_zstd": float(v[3].rstrip("x")),
+                         "min_sect": float(v[5].rstrip("x"))})
+    return rows
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    bench = bench_rows(argv[0])
+    rd = json.load(open(argv[1]))
+    ex = json.load(open(argv[2]))
+
+    print("#### Through the pack path (file bytes / archive bytes)\n")
+    uni = rd["uniform_pack"]
+    zfp = rd["zfp"] or []
+    print("| ALCM `--snr-db` | SNR dB (all tensors) | ALCM ratio | uniform "
+          "int-b, same container, at equal SNR | ALCM vs uniform | ZFP at "
+          "equal SNR | ALCM vs ZFP |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for p in rd["alcm"]:
+        u = interp(uni, p["snr_db"])
+        z = interp(zfp, p["snr_db"])
+        print("| %d | %.1f | %.2fx | %s | %s | %s | %s |" % (
+            p["target_db"], p["snr_db"], p["ratio"], fmt(u),
+            fmt(u and 100 * (p["ratio"] / u - 1), "%+.0f %%"), fmt(z),
+            fmt(z and 100 * (p["ratio"] / z - 1), "%+.0f %%")))
+    print("\n| uniform int-b (pack, config base = min = b, no pruning) | "
+          "SNR dB | ratio |")
+    print("|---|---:|---:|")
+    for p in uni:
+        print("| int%d | %.1f | %.2fx |" % (p["bits"], p["snr_db"],
+                                          p["ratio"]))
+    if zfp:
+        print("\n| ZFP fixed accuracy, tolerance r x max\\|x\\| | SNR dB | "
+              "ratio |")
+        print("|---|---:|---:|")
+        for p in zfp:
+            print("| r = %g | %.1f | %.2fx |" % (p["rel_tolerance"],
+                                              p["snr_db"], p["ratio"]))
+
+    print("\n#### Encoder only, weight tensors (alcm-bench-adaptive, codes "
+          "+ sections, zstd -1)\n")
+    uniform = [{"snr_db": r["snr_db"], "ratio": r["ratio_zstd"]}
+               for r in bench if r["label"].startswith("(c)")]
+    print("| method | SNR dB | ratio (+zstd-1) | uniform int-b + zstd -1 at "
+          "equal SNR | vs uniform | ratio, needed sections only |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in bench:
+        u = interp(uniform, r["snr_db"])
+        print("| %s | %.1f | %.2fx | %s | %s | %.2fx |" % (
+            r["label"], r["snr_db"], r["ratio_zstd"], fmt(u),
+            fmt(u and 100 * (r["ratio_zstd"] / u - 1), "%+.0f %%"),
+            r["min_sect"]))
+
+    for key in ("synthetic", "real"):
+        x = ex[key]
+        print("\n#### Epoch experiment, %s: %s\n" % (key, x["what"]))
+        print("| epoch | npz ratio | npz CAQ | ALCM ratio | ALCM CAQ | "
+              "ALCM CAQ (archive) | threshold | pruned | min tensor SNR dB |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in x["runs"][0]:
+            n, a = r["npz"], r["alcm"]
+            print("| %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.5f | %.4f | "
+                  "%.1f |" % (r["epoch"], n["ratio"], n["caq"], a["ratio"],
+                              a["caq"], a["caq_archive"], a["threshold"],
+                              a["pruned"], a["snr_db_min"]))
+        print("\nRun 1 shown. Over 3 runs: mean CAQ gain (ALCM / npz) "
+              "%.3f, per run %s, variance %.2e; mean ratio gain %.3f, "
+              "variance %.2e." % (
+                  x["mean_caq_gain"],
+                  ", ".join("%.3f" % g for g in x["caq_gain_per_run"]),
+                  x["caq_gain_run_variance"], x["mean_ratio_gain"],
+                  x["ratio_gain_run_variance"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
