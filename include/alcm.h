@@ -491,6 +491,16 @@ typedef struct {
 /** The adaptive block of an adaptive entry; ERR_ARGUMENT for any other. */
 ALCM_API alcm_status alcm_reader_adaptive(alcm_reader *r, size_t entry,
                                           alcm_adaptive_info *info);
+/** Where section ref k (0 <= k < alcm_entry_info.section_count) of an
+ *  entry points, as the index says (no frame is read). */
+typedef struct {
+  int type;               /* ALCM_SECTION_* */
+  uint64_t frame_offset;  /* file offset of the section's frame header */
+  uint64_t stored_size;   /* payload bytes */
+} alcm_section_info;
+ALCM_API alcm_status alcm_reader_section_info(const alcm_reader *r,
+                                              size_t entry, uint32_t k,
+                                              alcm_section_info *info);
 /** Read section type (ALCM_SECTION_*) of an adaptive entry, checked (frame,
  *  checksums, size; bit widths 1..16, finite non-negative scales, mask
  *  padding), into dst. ERR_NOT_FOUND if the entry has no such section.

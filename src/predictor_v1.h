@@ -5,7 +5,7 @@
  *   /usr/bin/python3 -c 'import sys; d=open("format/predictor_v1.bin","rb")
  *   .read(); ...'  (12 bytes per line as 0xNN), or any xxd -i equivalent.
  * test_adaptive_io checks that it equals the .bin byte for byte.
- * Included by writer.c only.
+ * Included by writer.c (and fixtures/gen_fixtures.c).
  */
 #ifndef ALCM_PREDICTOR_V1_H
 #define ALCM_PREDICTOR_V1_H

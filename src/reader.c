@@ -521,6 +521,19 @@ alcm_status alcm_reader_chunk(alcm_reader *r, size_t entry, uint32_t chunk,
   return ALCM_OK;
 }
 
+alcm_status alcm_reader_section_info(const alcm_reader *r, size_t entry,
+                                     uint32_t k, alcm_section_info *info) {
+  if (need_open(r)) return ALCM_ERR_STATE;
+  if (!info || entry >= r->idx.entry_count ||
+      k >= r->idx.entries[entry].section_count)
+    return ALCM_ERR_ARGUMENT;
+  const alcm_section_ref *s = &r->idx.entries[entry].sections[k];
+  info->type = (int)s->type;
+  info->frame_offset = s->frame_offset;
+  info->stored_size = s->stored_size;
+  return ALCM_OK;
+}
+
 size_t alcm_reader_source_count(const alcm_reader *r) {
   return need_open(r) ? 0 : r->idx.source_count;
 }

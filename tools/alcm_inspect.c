@@ -283,17 +283,27 @@ static json_t *chunks_json(alcm_reader *r, size_t i,
 /* JSON has no NaN or infinity (an exact SNR is +inf): null. */
 static json_t *jreal(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+/* Section refs in index order: where each points, and its decoded size
+ * (which reads and checks the frame). */
 static json_t *sections_json(alcm_reader *r, size_t i,
                              const alcm_entry_info *e, int *ok) {
   json_t *const arr = json_array();
   if (!arr) *ok = 0;
-  for (int t = 1; arr && e->encoding == ALCM_ENCODING_ADAPTIVE &&
-                  t <= ALCM_SECTION_STATISTICS; t++) {
+  for (uint32_t k = 0; arr && k < e->section_count; k++) {
+    alcm_section_info si;
+    if (alcm_reader_section_info(r, i, k, &si) != ALCM_OK) {
+      *ok = 0;
+      continue;
+    }
     size_t n = 0;
-    if (alcm_reader_section(r, i, t, NULL, 0, &n) != ALCM_OK) continue;
     json_t *const o = json_object();
-    jset(o, "type", json_integer(t), ok);
-    jset(o, "raw_size", jint(n), ok);
+    jset(o, "type", json_integer(si.type), ok);
+    jset(o, "frame_offset", jint(si.frame_offset), ok);
+    jset(o, "stored_size", jint(si.stored_size), ok);
+    if (alcm_reader_section(r, i, si.type, NULL, 0, &n) == ALCM_OK)
+      jset(o, "raw_size", jint(n), ok);
+    else
+      *ok = 0;
     jpush(arr, o, ok);
   }
   return arr;
