@@ -46,7 +46,7 @@ endif()
 
 add_executable(alcm-gen-fixtures ${PROJECT_SOURCE_DIR}/fixtures/gen_fixtures.c)
 target_include_directories(alcm-gen-fixtures PRIVATE
-  ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/format)
+  ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/format ${ALCM_GENERATED_DIR})
 target_compile_definitions(alcm-gen-fixtures PRIVATE _POSIX_C_SOURCE=200809L)
 target_compile_options(alcm-gen-fixtures PRIVATE ${ALCM_WARNINGS})
 target_link_libraries(alcm-gen-fixtures PRIVATE alcm_static PkgConfig::ZSTD
