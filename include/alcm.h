@@ -296,6 +296,7 @@ typedef struct {
   double caq;              /* ratio / (cpu_seconds + 1) */
 } alcm_adaptive_report;
 
+#define ALCM_CHANNEL_AXIS_LAST (-2)
 typedef struct {
   size_t sizeof_options;
   int bound;               /* alcm_error_bound, default NONE */
@@ -304,7 +305,9 @@ typedef struct {
   unsigned base_precision; /* bits, default 8 (min..16) */
   double prune_threshold;  /* fraction to prune, default 0.01 (0 = none) */
   double max_drop_ratio;   /* never prune more, default 0.25 */
-  int channel_axis;        /* -1 (default): axis 0 (spec/adaptive.md) */
+  int channel_axis;        /* -1 (default): axis 0; ALCM_CHANNEL_AXIS_LAST:
+                              the last axis (TF/tfjs HWIO kernels, dense
+                              [in, out]); else that axis (spec/adaptive.md) */
   int bit_map;             /* 0 predictor (default), 1 measured, 2 uniform */
   const void *predictor;   /* predictor file (spec/adaptive.md); NULL =
                               the built-in format/predictor_v1.bin */

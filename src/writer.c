@@ -856,7 +856,8 @@ static alcm_status copy_adaptive_options(alcm_writer *w,
       dst->min_precision > dst->base_precision ||
       !(dst->prune_threshold >= 0 && dst->prune_threshold <= 1) ||
       !(dst->max_drop_ratio >= 0 && dst->max_drop_ratio <= 1) ||
-      dst->channel_axis < -1 || dst->channel_axis >= (int)ALCM_MAX_NDIM ||
+      dst->channel_axis < ALCM_CHANNEL_AXIS_LAST ||
+      dst->channel_axis >= (int)ALCM_MAX_NDIM ||
       dst->bit_map < 0 || dst->bit_map > 2 ||
       (dst->keep_lossless_count && !dst->keep_lossless) ||
       (dst->predictor && !dst->predictor_size) ||
@@ -1003,8 +1004,10 @@ static void params_from(const alcm_adaptive_options *o, const alcm_entry *e,
   p->max_drop_ratio = o->max_drop_ratio;
   p->bound = (alcm_bound_kind)o->bound;
   p->bound_value = o->bound_value;
-  p->channel_axis = o->channel_axis < 0 ? 0u : (unsigned)o->channel_axis;
-  (void)e;
+  p->channel_axis = o->channel_axis == ALCM_CHANNEL_AXIS_LAST
+                        ? (e->ndim ? e->ndim - 1 : 0u)
+                    : o->channel_axis < 0 ? 0u
+                                          : (unsigned)o->channel_axis;
 }
 
 /* The quantized entry: codes as its chunks, then sections and block. */

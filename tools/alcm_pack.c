@@ -48,6 +48,8 @@ static void usage(FILE *out) {
           "      --max-abs-error E every |x - y| <= E (adaptive)\n"
           "      --rel-error R     every |x - y| <= R * max|x| (adaptive)\n"
           "      --snr-db S        tensor SNR >= S dB (adaptive)\n"
+          "      --channel-axis N  quantization channel axis: a number, or\n"
+          "                        'last' (TF/tfjs kernels); default 0\n"
           "      --keep-lossless PATTERN  tensors whose name matches the\n"
           "                        glob stay lossless (repeatable)\n"
           "      --prev FILE       previous archive of the run: continue its\n"
@@ -75,11 +77,12 @@ typedef struct {
   double bound_value, timeout;
   const char *keep[MAX_META];
   size_t keep_count;
+  int channel_axis; /* -1: the library's default */
 } pack_args;
 
 enum { OPT_CODEC = 256, OPT_CHUNK, OPT_META, OPT_HELP, OPT_VERSION, OPT_MODE,
        OPT_CONFIG, OPT_MAXABS, OPT_REL, OPT_SNR, OPT_KEEP, OPT_PREV,
-       OPT_TIMEOUT };
+       OPT_TIMEOUT, OPT_AXIS };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -94,6 +97,7 @@ static const struct option long_opts[] = {
     {"rel-error", required_argument, NULL, OPT_REL},
     {"snr-db", required_argument, NULL, OPT_SNR},
     {"keep-lossless", required_argument, NULL, OPT_KEEP},
+    {"channel-axis", required_argument, NULL, OPT_AXIS},
     {"prev", required_argument, NULL, OPT_PREV},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"force", no_argument, NULL, 'f'},
@@ -140,6 +144,16 @@ static int parse_adaptive(int c, pack_args *a) {
       return cli_usage_error("--timeout: '%s' is not a positive number of "
                              "seconds", optarg);
     return -1;
+  case OPT_AXIS: {
+    long axis = 0;
+    if (strcmp(optarg, "last") == 0)
+      a->channel_axis = ALCM_CHANNEL_AXIS_LAST;
+    else if (cli_parse_long(optarg, 0, 31, &axis) == 0)
+      a->channel_axis = (int)axis;
+    else
+      return cli_usage_error("--channel-axis: '%s' (0..31 or last)", optarg);
+    return -1;
+  }
   case OPT_KEEP:
     if (a->keep_count == MAX_META)
       return cli_usage_error("--keep-lossless: at most %d patterns", MAX_META);
@@ -445,6 +459,7 @@ static int setup_adaptive(alcm_writer *w, const pack_args *a,
   if (a->timeout > 0) o->timeout_seconds = a->timeout;
   o->keep_lossless = a->keep;
   o->keep_lossless_count = a->keep_count;
+  if (a->channel_axis != -1) o->channel_axis = a->channel_axis;
   o->on_tensor = on_tensor;
   o->opaque = t;
   if (a->prev) rc = scheduler_from_prev(w, a->prev, o);
@@ -495,6 +510,7 @@ int main(int argc, char **argv) {
   pack_args a;
   memset(&a, 0, sizeof a);
   alcm_write_options_init(&a.wopt);
+  a.channel_axis = -1;
   int c;
   while ((c = getopt_long(argc, argv, "o:T:l:fqv", long_opts, NULL)) != -1) {
     const int rc = parse_one(c, &a);

@@ -83,4 +83,7 @@ check "no output after a failure" test ! -e "$WORK/e.alcm"
 expect 1 "two bounds" "$PACK" --mode adaptive --snr-db 30 --rel-error 0.1 -o "$WORK/f.alcm" "$EXAMPLE"
 expect 1 "bound without adaptive" "$PACK" --snr-db 30 -o "$WORK/f.alcm" "$EXAMPLE"
 expect 1 "bad mode" "$PACK" --mode lossy -o "$WORK/f.alcm" "$EXAMPLE"
+expect 1 "bad channel axis" "$PACK" --mode adaptive --channel-axis x -o "$WORK/f.alcm" "$EXAMPLE"
+expect 0 "pack with --channel-axis last" "$PACK" -q --mode adaptive --snr-db 30 --channel-axis last -o "$WORK/g.alcm" "$EXAMPLE"
+expect 0 "verify --channel-axis last" "$INSPECT" --verify "$WORK/g.alcm"
 finish
