@@ -184,16 +184,17 @@ alcm_status alcm_outfile_pad(alcm_outfile *f, uint64_t align, alcm_msg *msg) {
 
 /* fsync of a folder: some file systems cannot and say EINVAL; the rename
  * is then as durable as they make it. */
-static alcm_status sync_dir(const alcm_mem *m, const char *final_path,
-                            alcm_msg *msg) {
+/* The target's folder, opened before the rename so that nothing after the
+ * rename can fail for want of memory or a descriptor. */
+static alcm_status open_dir(const alcm_mem *m, const char *final_path,
+                            int *fd, alcm_msg *msg) {
   char *const dir = dir_of(m, final_path);
   if (!dir) return alcm_fail(msg, ALCM_ERR_NOMEM, "output '%s'", final_path);
-  alcm_status s = ALCM_OK;
-  const int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
-    s = alcm_fail(msg, ALCM_ERR_IO, "output '%s': syncing folder '%s': %s",
-                  final_path, dir, strerror(errno));
-  if (fd >= 0) close(fd);
+  *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const alcm_status s =
+      *fd < 0 ? alcm_fail(msg, ALCM_ERR_IO, "output '%s': opening folder '%s': %s",
+                          final_path, dir, strerror(errno))
+              : ALCM_OK;
   alcm_mem_free(m, dir);
   return s;
 }
@@ -202,6 +203,12 @@ alcm_status alcm_outfile_commit(alcm_outfile *f, const alcm_mem *m,
                                 alcm_msg *msg) {
   if (f->fd < 0 || !f->tmp_path)
     return alcm_fail(msg, ALCM_ERR_STATE, "output is not open for writing");
+  int dir_fd = -1;
+  alcm_status st = open_dir(m, f->final_path, &dir_fd, msg);
+  if (st) {
+    alcm_outfile_abort(f, m);
+    return st;
+  }
   const char *what = "fsync";
   int ok = fsync(f->fd) == 0;
   if (ok) {
@@ -214,18 +221,26 @@ alcm_status alcm_outfile_commit(alcm_outfile *f, const alcm_mem *m,
     ok = rename(f->tmp_path, f->final_path) == 0;
   }
   if (!ok) {
-    const alcm_status s =
-        alcm_fail(msg, ALCM_ERR_IO, "output '%s': %s of '%s': %s",
-                  f->final_path, what, f->tmp_path, strerror(errno));
+    st = alcm_fail(msg, ALCM_ERR_IO, "output '%s': %s of '%s': %s",
+                   f->final_path, what, f->tmp_path, strerror(errno));
+    close(dir_fd);
     alcm_outfile_abort(f, m);
-    return s;
+    return st;
   }
-  /* The temp name is gone now: nothing left to unlink. */
+  /* The temp name is gone now: nothing left to unlink. The new file is in
+   * place; a folder that will not sync only leaves its durability open,
+   * and the message says exactly that. */
   alcm_mem_free(m, f->tmp_path);
   f->tmp_path = NULL;
-  const alcm_status s = sync_dir(m, f->final_path, msg);
+  if (fsync(dir_fd) != 0 && errno != EINVAL)
+    st = alcm_fail(msg, ALCM_ERR_IO,
+                   "output '%s' was renamed into place complete, but "
+                   "syncing its folder failed (%s): it may not survive a "
+                   "crash",
+                   f->final_path, strerror(errno));
+  close(dir_fd);
   alcm_outfile_abort(f, m);
-  return s;
+  return st;
 }
 
 void alcm_outfile_abort(alcm_outfile *f, const alcm_mem *m) {
