@@ -353,8 +353,8 @@ static alcm_status read_file(const char *path, const alcm_mem *mem,
 
 alcm_status alcm_entropy_config_load(alcm_entropy_config *c, const char *path,
                                      const alcm_mem *mem, alcm_msg *msg) {
-  uint8_t *b;
-  size_t n;
+  uint8_t *b = NULL;
+  size_t n = 0;
   alcm_status s = read_file(path, mem, &b, &n, msg);
   if (s) return s;
   s = alcm_entropy_config_parse(c, path, b, n, msg);
@@ -364,8 +364,8 @@ alcm_status alcm_entropy_config_load(alcm_entropy_config *c, const char *path,
 
 alcm_status alcm_encoder_config_load(alcm_encoder_config *c, const char *path,
                                      const alcm_mem *mem, alcm_msg *msg) {
-  uint8_t *b;
-  size_t n;
+  uint8_t *b = NULL;
+  size_t n = 0;
   alcm_status s = read_file(path, mem, &b, &n, msg);
   if (s) return s;
   s = alcm_encoder_config_parse(c, path, b, n, msg);

@@ -320,7 +320,7 @@ static alcm_status pk_string(pk *k, unsigned kind, size_t lenbytes) {
 }
 
 static alcm_status pk_int(pk *k, int64_t i) {
-  uint32_t v;
+  uint32_t v = 0;
   const alcm_status s = pk_push_new(k, V_INT, &v);
   if (s == ALCM_OK) k->v[v].u.i = i;
   return s;
