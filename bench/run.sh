@@ -77,7 +77,7 @@ fi
 OUT=$BUILD/bench-out
 mkdir -p "$OUT"
 say "alcm-bench: ALCM, zstd -1/-3/-19, zlib -6, order-0 limits (best of $REPS)"
-"$BUILD/alcm-bench" -r "$REPS" -d "$SCRATCH" "$@" >"$OUT/alcm.jsonl"
+"$BUILD/bench/alcm-bench" -r "$REPS" -d "$SCRATCH" "$@" >"$OUT/alcm.jsonl"
 say "peers.py: NumPy savez_compressed, blosc (best of $REPS)"
 "$PY" "$HERE/peers.py" -r "$REPS" "$@" >"$OUT/peers.jsonl"
 say "gradients.py: 100x100 float64 randn, 10 epochs"

@@ -175,7 +175,8 @@ static alcm_status alloc_slots(alcm_writer *w) {
   const size_t cs = w->chunk_size;
   const size_t bound = alcm_encode_bound(&w->policy, cs);
   w->slots = alcm_mem_calloc(&w->mem, w->slot_count, sizeof *w->slots);
-  w->batch = alcm_mem_calloc(&w->mem, w->slot_count, cs);
+  /* not zeroed: pages are touched only as chunks fill them */
+  w->batch = alcm_mem_alloc(&w->mem, (size_t)w->slot_count * cs);
   if (!w->slots || !w->batch)
     return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
   for (unsigned i = 0; i < w->slot_count; i++) {
