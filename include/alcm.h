@@ -257,7 +257,10 @@ ALCM_API alcm_status alcm_writer_set_meta_string(alcm_writer *w,
                                                  const char *key,
                                                  const char *value);
 /** Write index and footer, fsync, rename over the target, fsync the folder.
- *  On any failure the temporary file is removed and the target untouched. */
+ *  On any failure before the rename the temporary file is removed and the
+ *  target untouched. The one failure after it: the folder will not sync;
+ *  then ERR_IO says the new archive is in place (complete, but perhaps not
+ *  durable across a crash). */
 ALCM_API alcm_status alcm_writer_finish(alcm_writer *w);
 /** Free the writer. If finish did not succeed, the temporary file is
  *  removed and the target is left as it was. NULL is a no-op. */
