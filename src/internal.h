@@ -51,6 +51,20 @@ static inline bool alcm_all_zero(const uint8_t *p, size_t n) {
   return true;
 }
 
+/* Options structs start with size_t sizeof_options (public API rule):
+ * copy the prefix the caller knows over dst, which holds the defaults, so
+ * newer fields keep them. false when the caller's size is below min (a
+ * struct too old or not initialized). */
+static inline bool alcm_options_copy(void *dst, size_t dst_size,
+                                     const void *src, size_t min) {
+  size_t n;
+  memcpy(&n, src, sizeof n);
+  if (n < min) return false;
+  memcpy(dst, src, n < dst_size ? n : dst_size);
+  memcpy(dst, &dst_size, sizeof dst_size); /* it is this library's size now */
+  return true;
+}
+
 /* ---- bounded cursor over untrusted bytes (cursor.c) --------------------
  * Every take checks the remaining length first by subtraction; a failed
  * take leaves the cursor where it was and returns ALCM_ERR_TRUNCATED. */

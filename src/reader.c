@@ -43,13 +43,9 @@ alcm_reader *alcm_reader_create(const alcm_read_options *opt) {
   alcm_read_options o;
   alcm_read_options_init(&o);
   bool bad_size = false;
-  if (opt) {
-    if (opt->sizeof_options < offsetof(alcm_read_options, allocator))
-      bad_size = true;
-    else
-      memcpy(&o, opt, opt->sizeof_options < sizeof o ? opt->sizeof_options
-                                                     : sizeof o);
-  }
+  if (opt)
+    bad_size = !alcm_options_copy(&o, sizeof o, opt,
+                                  offsetof(alcm_read_options, allocator));
   alcm_mem mem;
   alcm_mem_init(&mem, &o.allocator, o.limits.max_alloc);
   alcm_reader *r = alcm_mem_calloc(&mem, 1, sizeof *r);

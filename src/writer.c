@@ -141,14 +141,9 @@ alcm_writer *alcm_writer_create(const alcm_write_options *opt) {
   alcm_write_options o;
   alcm_write_options_init(&o);
   bool bad_size = false;
-  if (opt) {
-    /* Copy the prefix the caller knows; newer fields keep defaults. */
-    if (opt->sizeof_options < offsetof(alcm_write_options, codec))
-      bad_size = true;
-    else
-      memcpy(&o, opt, opt->sizeof_options < sizeof o ? opt->sizeof_options
-                                                     : sizeof o);
-  }
+  if (opt)
+    bad_size = !alcm_options_copy(&o, sizeof o, opt,
+                                  offsetof(alcm_write_options, codec));
   alcm_mem mem;
   alcm_mem_init(&mem, &o.allocator, 0);
   alcm_writer *w = alcm_mem_calloc(&mem, 1, sizeof *w);
@@ -841,13 +836,11 @@ static alcm_status copy_adaptive_options(alcm_writer *w,
                                          const alcm_adaptive_options *src) {
   alcm_adaptive_options_init(dst);
   if (!src) return ALCM_OK;
-  if (src->sizeof_options < offsetof(alcm_adaptive_options, bound_value))
+  if (!alcm_options_copy(dst, sizeof *dst, src,
+                         offsetof(alcm_adaptive_options, bound_value)))
     return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
                      "adaptive options: sizeof_options is %zu",
                      src->sizeof_options);
-  memcpy(dst, src, src->sizeof_options < sizeof *dst ? src->sizeof_options
-                                                     : sizeof *dst);
-  dst->sizeof_options = sizeof *dst;
   const bool bad =
       dst->bound < ALCM_ERROR_BOUND_NONE || dst->bound > ALCM_ERROR_BOUND_SNR ||
       !(isfinite(dst->bound_value)) ||
