@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the build and test dependencies of ALCM on Debian 12 (clang and
-# libclang-rt-14-dev: the clang -Werror build and the libFuzzer harnesses).
+# libclang-rt-14-dev: the clang -Werror build and the libFuzzer harnesses;
+# valgrind: ctest reliability_valgrind).
 # Idempotent: apt runs only when a package is missing, so a second run is a
 # few dpkg queries. Needs root, or sudo for the apt step.
 set -euo pipefail
@@ -8,7 +9,7 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config libzstd-dev libxxhash-dev
           libyaml-dev libcriterion-dev zlib1g-dev libjansson-dev python3
           python3-numpy nodejs npm xxd clang libclang-rt-14-dev
-          python3-torch)
+          python3-torch valgrind)
 
 # A package counts as present if dpkg has it installed. nodejs and npm may
 # also come from another source (e.g. NodeSource's nodejs, which provides
