@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alcm.h"
+#include "test_util.h"
 
 static char tmpdir[64];
 static char in_path[128], out_path[128], back_path[128];
@@ -30,27 +31,6 @@ static void teardown(void) {
 }
 
 TestSuite(npy, .init = setup, .fini = teardown);
-
-static void write_file(const char *path, const void *data, size_t n) {
-  FILE *const f = fopen(path, "wb");
-  cr_assert_not_null(f);
-  cr_assert_eq(fwrite(data, 1, n, f), n);
-  cr_assert_eq(fclose(f), 0);
-}
-
-static void read_file(const char *path, uint8_t **data, size_t *n) {
-  FILE *const f = fopen(path, "rb");
-  cr_assert_not_null(f);
-  cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-  const long len = ftell(f);
-  cr_assert(len >= 0);
-  rewind(f);
-  *n = (size_t)len;
-  *data = malloc(*n + 1);
-  cr_assert_not_null(*data);
-  cr_assert_eq(fread(*data, 1, *n, f), *n);
-  fclose(f);
-}
 
 /* magic | major.minor | length | dict padded as numpy pads it | data.
  * hlen_override != 0 forces the length field. */
@@ -77,7 +57,7 @@ static size_t make_npy_v(unsigned major, unsigned minor, const char *dict,
   buf[prefix + hlen - 1] = '\n';
   for (size_t i = 0; i < data_size; i++)
     buf[prefix + hlen + i] = (uint8_t)(i * 13 + 5);
-  write_file(in_path, buf, prefix + hlen + data_size);
+  tu_write_file(in_path, buf, prefix + hlen + data_size);
   free(buf);
   return prefix + hlen + data_size;
 }
@@ -117,27 +97,27 @@ static void expect_npy(const char *dict, size_t data_size, alcm_status want) {
 /* ---- prefix ---------------------------------------------------------------- */
 
 Test(npy, bad_magic) {
-  write_file(in_path, "\x93NUMPX\x01\x00\x10\x00{}              \n", 26);
+  tu_write_file(in_path, "\x93NUMPX\x01\x00\x10\x00{}              \n", 26);
   cr_expect_eq(import_file(), ALCM_ERR_INPUT);
 }
 
 Test(npy, not_npy_at_all) {
-  write_file(in_path, "PK\x03\x04", 4);
+  tu_write_file(in_path, "PK\x03\x04", 4);
   cr_expect_eq(import_file(), ALCM_ERR_INPUT);
 }
 
 Test(npy, too_short) {
-  write_file(in_path, "\x93NUMPY\x01", 7);
+  tu_write_file(in_path, "\x93NUMPY\x01", 7);
   cr_expect_eq(import_file(), ALCM_ERR_TRUNCATED);
 }
 
 Test(npy, empty_file) {
-  write_file(in_path, "", 0);
+  tu_write_file(in_path, "", 0);
   cr_expect_eq(import_file(), ALCM_ERR_TRUNCATED);
 }
 
 Test(npy, length_field_cut) {
-  write_file(in_path, "\x93NUMPY\x02\x00\x10\x00", 10);
+  tu_write_file(in_path, "\x93NUMPY\x02\x00\x10\x00", 10);
   cr_expect_eq(import_file(), ALCM_ERR_TRUNCATED);
 }
 
@@ -246,8 +226,8 @@ static alcm_reader *pack_and_open(const char *name) {
 static void expect_same_files(const char *x, const char *y) {
   uint8_t *a, *b;
   size_t na, nb;
-  read_file(x, &a, &na);
-  read_file(y, &b, &nb);
+  tu_read_file(x, &a, &na);
+  tu_read_file(y, &b, &nb);
   cr_expect_eq(na, nb, "%zu vs %zu bytes", na, nb);
   cr_expect(na == nb && memcmp(a, b, na) == 0, "files differ");
   free(a);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alcm.h"
+#include "test_util.h"
 
 static char tmpdir[64];
 static char in_path[128], out_path[128], back_path[128];
@@ -31,13 +32,6 @@ static void teardown(void) {
 
 TestSuite(safetensors, .init = setup, .fini = teardown);
 
-static void write_file(const char *path, const void *data, size_t n) {
-  FILE *const f = fopen(path, "wb");
-  cr_assert_not_null(f);
-  cr_assert_eq(fwrite(data, 1, n, f), n);
-  cr_assert_eq(fclose(f), 0);
-}
-
 /* u64 header length | header | data_size bytes of pattern; the length
  * field may be forced (len != 0) to test lying lengths. */
 static void make_st(const char *json, size_t data_size, uint64_t len) {
@@ -48,7 +42,7 @@ static void make_st(const char *json, size_t data_size, uint64_t len) {
   for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(l >> (8 * i));
   memcpy(buf + 8, json, n);
   for (size_t i = 0; i < data_size; i++) buf[8 + n + i] = (uint8_t)(i * 7 + 1);
-  write_file(in_path, buf, 8 + n + data_size);
+  tu_write_file(in_path, buf, 8 + n + data_size);
   free(buf);
 }
 
@@ -81,7 +75,7 @@ static void expect_st(const char *json, size_t data_size, alcm_status want) {
 /* ---- length field -------------------------------------------------------- */
 
 Test(safetensors, shorter_than_length_field) {
-  write_file(in_path, "\x02\0\0", 3);
+  tu_write_file(in_path, "\x02\0\0", 3);
   cr_expect_eq(import_file(in_path), ALCM_ERR_TRUNCATED);
 }
 
@@ -220,20 +214,6 @@ Test(safetensors, data_longer_than_header_says) {
 
 /* ---- valid files ------------------------------------------------------------ */
 
-static void read_file(const char *path, uint8_t **data, size_t *n) {
-  FILE *const f = fopen(path, "rb");
-  cr_assert_not_null(f);
-  cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-  const long len = ftell(f);
-  cr_assert(len >= 0);
-  rewind(f);
-  *n = (size_t)len;
-  *data = malloc(*n + 1);
-  cr_assert_not_null(*data);
-  cr_assert_eq(fread(*data, 1, *n, f), *n);
-  fclose(f);
-}
-
 static alcm_reader *pack_and_open(void) {
   alcm_write_options opt;
   alcm_write_options_init(&opt);
@@ -258,8 +238,8 @@ static void expect_restored(alcm_reader *r) {
                alcm_reader_message(r));
   uint8_t *a, *b;
   size_t na, nb;
-  read_file(in_path, &a, &na);
-  read_file(back_path, &b, &nb);
+  tu_read_file(in_path, &a, &na);
+  tu_read_file(back_path, &b, &nb);
   cr_expect_eq(na, nb);
   cr_expect(na == nb && memcmp(a, b, na) == 0, "restored bytes differ");
   free(a);

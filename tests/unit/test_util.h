@@ -49,4 +49,27 @@ static inline uint64_t tu_rng(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
+/* Write n bytes to path (replacing it). */
+static inline void tu_write_file(const char *path, const void *data, size_t n) {
+  FILE *const f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(data, 1, n, f), n);
+  cr_assert_eq(fclose(f), 0);
+}
+
+/* The whole file in a malloc'd buffer (one spare byte); caller frees. */
+static inline void tu_read_file(const char *path, uint8_t **data, size_t *n) {
+  FILE *const f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+  const long len = ftell(f);
+  cr_assert(len >= 0);
+  rewind(f);
+  *n = (size_t)len;
+  *data = malloc(*n + 1);
+  cr_assert_not_null(*data);
+  cr_assert_eq(fread(*data, 1, *n, f), *n);
+  fclose(f);
+}
+
 #endif /* ALCM_TEST_UTIL_H */
