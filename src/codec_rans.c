@@ -48,6 +48,8 @@ static int rans_simd(void) { return 0; }
 #define STATE_L (1u << 15)       /* states live in [STATE_L, 2^31) */
 #define LANES 8u
 #define STATES_SIZE (4u * LANES) /* the 8 initial decoder states */
+/* Blocks coded or decoded side by side (4 decode tables: 64 KiB, L1/L2) */
+#define GROUP 4
 
 /* Block header: u32, bits 0-1 mode, bits 2-7 zero, bits 8-31 length-1. */
 #define BLOCK_HEADER_SIZE 4u
@@ -80,10 +82,9 @@ static size_t block_size(int level) {
 
 /* Byte histogram with four sub-tables: consecutive equal bytes (common in
  * exponent planes) then hit different counters and do not serialize on
- * one store-to-load chain. */
-static void histogram(const uint8_t *src, size_t n, uint32_t count[256]) {
-  uint32_t c[4][256];
-  memset(c, 0, sizeof c);
+ * one store-to-load chain. hist_add() accumulates into c, hist_sum()
+ * folds the sub-tables. */
+static void hist_add(const uint8_t *src, size_t n, uint32_t c[4][256]) {
   size_t i = 0;
   for (; n - i >= 8; i += 8) {
     const uint32_t a = alcm_le32(src + i), b = alcm_le32(src + i + 4);
@@ -97,13 +98,23 @@ static void histogram(const uint8_t *src, size_t n, uint32_t count[256]) {
     c[3][b >> 24]++;
   }
   for (; i < n; i++) c[0][src[i]]++;
+}
+
+static void hist_sum(const uint32_t c[4][256], uint32_t count[256]) {
   for (unsigned s = 0; s < 256; s++)
     count[s] = c[0][s] + c[1][s] + c[2][s] + c[3][s];
 }
 
+static void histogram(const uint8_t *src, size_t n, uint32_t count[256]) {
+  uint32_t c[4][256];
+  memset(c, 0, sizeof c);
+  hist_add(src, n, c);
+  hist_sum(c, count);
+}
+
 /* ---- encoder ---------------------------------------------------------- */
 
-/* log2(f) in 1/256 bit for 1 <= f <= SCALE, by repeated squaring of the
+/* log2(f) in 1/256 bit for 1 <= f < 2^16, by repeated squaring of the
  * mantissa. Integer-only so every host makes the same RAW/RANS choice. */
 static uint32_t log2_fix8(uint32_t f) {
   uint32_t k = 0;
@@ -268,6 +279,39 @@ static uint8_t *rans_encode(uint8_t *lo, uint8_t *hi, const uint8_t *src,
   return p;
 }
 
+/* The AVX2 encoder's tables (see below): per symbol, its reciprocal and
+ * bias | freq << 13 | shift << 25. */
+typedef struct {
+  uint32_t pk[256], rcp[256];
+} enc_vec_tab;
+
+static void enc_vec_init(enc_vec_tab *t, const enc_sym tab[256],
+                         const uint32_t freq[256]) {
+  for (unsigned s = 0; s < 256; s++) {
+    const enc_sym *const e = &tab[s];
+    t->rcp[s] = freq[s] ? e->rcp : 0;
+    t->pk[s] = freq[s] ? e->bias | freq[s] << 13 | (uint32_t)e->shift << 25 : 0;
+  }
+}
+
+/* One block on its way through the encoder: what encode_plan() decided,
+ * and for a RANS block the stream being coded backwards from hi towards
+ * lo (q, the lane states, the whole groups of 8 symbols still to code).
+ * After coding, p is the stream start, or NULL if it did not fit. */
+typedef struct {
+  const uint8_t *src;
+  size_t len;
+  unsigned mode, first, last;
+  size_t table; /* table bytes */
+  uint32_t freq[256];
+  enc_sym tab[256];
+  enc_vec_tab vt;
+  uint8_t *lo, *hi, *q, *p;
+  size_t left;
+  uint32_t x[LANES];
+  int ok;
+} enc_block;
+
 #if ALCM_RANS_X86
 /* AVX2 encoder: the same arithmetic as ENC on the 8 lanes of a vector,
  * so the same bytes. Per symbol two gathers: the reciprocal, and
@@ -323,19 +367,6 @@ static const uint32_t COMPRESS_LUT[256] = {
     0xfac680, 0xfac680, 0xfac688, 0xfac688,
 };
 
-typedef struct {
-  uint32_t pk[256], rcp[256];
-} enc_vec_tab;
-
-static void enc_vec_init(enc_vec_tab *t, const enc_sym tab[256],
-                         const uint32_t freq[256]) {
-  for (unsigned s = 0; s < 256; s++) {
-    const enc_sym *const e = &tab[s];
-    t->rcp[s] = freq[s] ? e->rcp : 0;
-    t->pk[s] = freq[s] ? e->bias | freq[s] << 13 | (uint32_t)e->shift << 25 : 0;
-  }
-}
-
 AVX2_INLINE __m256i avx2_enc_step(__m256i x, const uint8_t *s,
                                   const enc_vec_tab *t, uint8_t **pp) {
   const __m256i idx =
@@ -370,28 +401,65 @@ AVX2_INLINE __m256i avx2_enc_step(__m256i x, const uint8_t *s,
                           _mm256_mullo_epi32(q, cmpl));
 }
 
-/* rans_encode with the whole groups in AVX2: same bytes, same NULL. */
-static AVX2_FN uint8_t *rans_encode_avx2(uint8_t *lo, uint8_t *hi,
-                                         const uint8_t *src, size_t n,
-                                         const enc_sym tab[256],
-                                         const enc_vec_tab *vt) {
-  uint8_t *p = hi;
-  uint32_t xs[LANES];
-  for (unsigned j = 0; j < LANES; j++) xs[j] = STATE_L;
-  const size_t whole = n & ~(size_t)(LANES - 1);
-  const uint8_t *const t = src + whole;
-  if ((size_t)(p - lo) < 2 * LANES) return NULL;
-  for (size_t j = n - whole; j-- > 0;) ENC(xs[j], t[j]);
-  __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)xs);
-  for (size_t i = whole; i > 0; i -= LANES) {
-    if ((size_t)(p - lo) < 2 * LANES) return NULL;
-    x = avx2_enc_step(x, src + i - LANES, vt, &p);
+/* The whole groups of a block in AVX2, one block (x1) or several side by
+ * side (x2, x4: the step is a ~30-cycle dependency chain through the
+ * states, so independent blocks fill the gaps). Each loop stops when any
+ * of its blocks is done or short of room; x1 then finishes each block with
+ * the same room check as rans_encode, so the bytes and the NULL are those
+ * of the scalar encoder whatever the grouping. */
+static inline int enc_step_ok(const enc_block *b) {
+  return b->ok && b->left > 0 && (size_t)(b->q - b->lo) >= 2 * LANES;
+}
+
+AVX2_INLINE __m256i enc_load(const enc_block *b) {
+  return _mm256_loadu_si256((const __m256i *)(const void *)b->x);
+}
+
+AVX2_INLINE void enc_store(enc_block *b, __m256i x) {
+  _mm256_storeu_si256((__m256i *)(void *)b->x, x);
+}
+
+AVX2_INLINE __m256i enc_next(enc_block *b, __m256i x) {
+  b->left -= LANES;
+  return avx2_enc_step(x, b->src + b->left, &b->vt, &b->q);
+}
+
+static AVX2_FN void enc_bulk_avx2(enc_block *b) {
+  if (!b->ok) return;
+  __m256i x = enc_load(b);
+  for (; b->left > 0; x = enc_next(b, x))
+    if ((size_t)(b->q - b->lo) < 2 * LANES) {
+      b->ok = 0;
+      break;
+    }
+  enc_store(b, x);
+}
+
+static AVX2_FN void enc_bulk_avx2_x2(enc_block *a, enc_block *b) {
+  __m256i xa = enc_load(a), xb = enc_load(b);
+  while (enc_step_ok(a) && enc_step_ok(b)) {
+    xa = enc_next(a, xa);
+    xb = enc_next(b, xb);
   }
-  _mm256_storeu_si256((__m256i *)(void *)xs, x);
-  if ((size_t)(p - lo) < STATES_SIZE) return NULL;
-  p -= STATES_SIZE;
-  for (unsigned j = 0; j < LANES; j++) alcm_st32(p + 4 * j, xs[j]);
-  return p;
+  enc_store(a, xa);
+  enc_store(b, xb);
+}
+
+static AVX2_FN void enc_bulk_avx2_x4(enc_block *a, enc_block *b, enc_block *c,
+                                     enc_block *d) {
+  __m256i xa = enc_load(a), xb = enc_load(b);
+  __m256i xc = enc_load(c), xd = enc_load(d);
+  while (enc_step_ok(a) && enc_step_ok(b) && enc_step_ok(c) &&
+         enc_step_ok(d)) {
+    xa = enc_next(a, xa);
+    xb = enc_next(b, xb);
+    xc = enc_next(c, xc);
+    xd = enc_next(d, xd);
+  }
+  enc_store(a, xa);
+  enc_store(b, xb);
+  enc_store(c, xc);
+  enc_store(d, xd);
 }
 #endif
 
@@ -419,64 +487,160 @@ static uint64_t rans_estimate(const uint32_t count[256],
   return BLOCK_HEADER_SIZE + table + 4 + STATES_SIZE + (bits256 >> 11) + 2;
 }
 
-/* Code one block of 1..BLOCK_LEN_MAX bytes; 0 if it does not fit cap. */
-static size_t encode_block(uint8_t *dst, size_t cap, const uint8_t *src,
-                           size_t len, int simd) {
-  uint32_t count[256], freq[256];
-  histogram(src, len, count);
-  unsigned first = 256, last = 0, used = 0;
+/* Near-random blocks (the mantissa planes of real weights, ~7.97 bits per
+ * byte) are most of the bytes and never pay; a histogram of an eighth of
+ * the block (SAMPLE_PIECE bytes of every SAMPLE_STRIDE) finds them at an
+ * eighth of the cost. The sample's order-0 entropy plus the Miller-Madow
+ * correction (used - 1) / (2 N ln 2) estimates the block's; at or above
+ * SAMPLE_RAW_BITS256 / 256 bits per byte the block is RAW without a full
+ * histogram. A RANS block must save len/256 bytes plus its ~300-byte
+ * table (about 0.07 bit per byte at 64 KiB, so RANS needs < 7.93 bits),
+ * which leaves a margin of ~0.03 bit per byte, many times the estimate's
+ * spread at N >= 2048. The estimate errs low (RANS-ward), where the full
+ * histogram decides. Integer-only, so every host decides alike. */
+#define SAMPLE_STRIDE 512u
+#define SAMPLE_PIECE 64u
+#define SAMPLE_MIN_LEN (16u * 1024u)
+#define SAMPLE_RAW_BITS256 2038u /* 7.96 bits per byte, in 1/256 bit */
+#define MILLER_MADOW256 185u     /* 256 / (2 ln 2), rounded up */
+
+static int sample_says_raw(const uint8_t *src, size_t len) {
+  if (len < SAMPLE_MIN_LEN) return 0;
+  uint32_t c[4][256], count[256];
+  memset(c, 0, sizeof c);
+  size_t n = 0;
+  for (size_t pos = 0; pos + SAMPLE_PIECE <= len; pos += SAMPLE_STRIDE) {
+    hist_add(src + pos, SAMPLE_PIECE, c);
+    n += SAMPLE_PIECE;
+  }
+  hist_sum(c, count);
+  uint64_t sum_clogc = 0; /* sum of count * log2(count), 1/256 bit */
+  uint32_t used = 0;
   for (unsigned s = 0; s < 256; s++)
     if (count[s]) {
-      if (first == 256) first = s;
-      last = s;
+      sum_clogc += (uint64_t)count[s] * log2_fix8(count[s]);
+      used++;
+    }
+  const uint64_t bits256 = (uint64_t)n * log2_fix8((uint32_t)n) - sum_clogc +
+                           (uint64_t)(used - 1) * MILLER_MADOW256;
+  return bits256 >= (uint64_t)n * SAMPLE_RAW_BITS256;
+}
+
+/* Decide a block's mode; for RANS also its table and coder tables. */
+static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
+                        int simd) {
+  b->src = src;
+  b->len = len;
+  b->mode = MODE_RAW;
+  b->p = NULL;
+  if (sample_says_raw(src, len)) return;
+  uint32_t count[256];
+  histogram(src, len, count);
+  unsigned used = 0;
+  b->first = 256;
+  b->last = 0;
+  for (unsigned s = 0; s < 256; s++)
+    if (count[s]) {
+      if (b->first == 256) b->first = s;
+      b->last = s;
       used++;
     }
   if (used == 1) {
-    if (cap < BLOCK_HEADER_SIZE + 1) return 0;
-    put_header(dst, MODE_CONST, len);
-    dst[BLOCK_HEADER_SIZE] = (uint8_t)first;
-    return BLOCK_HEADER_SIZE + 1;
+    b->mode = MODE_CONST;
+    return;
   }
-  const size_t raw_total = BLOCK_HEADER_SIZE + len;
-  normalize(count, (uint32_t)len, freq);
-  const size_t table = table_write(NULL, 0, freq, first, last);
-  if (rans_estimate(count, freq, table) + (len >> GAIN_SHIFT) >= raw_total)
-    return raw_block(dst, cap, src, len);
-
-  /* Worth trying: table, then the stream coded backwards into the space
-   * a RAW block would take, then moved down behind the table. */
-  const size_t head = BLOCK_HEADER_SIZE + table + 4;
-  const size_t hi = cap < raw_total ? cap : raw_total;
-  if (hi <= head) return raw_block(dst, cap, src, len);
-  enc_sym tab[256];
+  normalize(count, (uint32_t)len, b->freq);
+  b->table = table_write(NULL, 0, b->freq, b->first, b->last);
+  if (rans_estimate(count, b->freq, b->table) + (len >> GAIN_SHIFT) >=
+      BLOCK_HEADER_SIZE + len)
+    return;
+  b->mode = MODE_RANS;
   for (unsigned s = 0, start = 0; s < 256; s++)
-    if (freq[s]) {
-      enc_init(&tab[s], start, freq[s]);
-      start += freq[s];
+    if (b->freq[s]) {
+      enc_init(&b->tab[s], start, b->freq[s]);
+      start += b->freq[s];
     }
-  uint8_t *p;
 #if ALCM_RANS_X86
-  enc_vec_tab vt;
+  if (simd) enc_vec_init(&b->vt, b->tab, b->freq);
+#else
+  (void)simd;
+#endif
+}
+
+/* Head of a RANS block: header, table, stream length. */
+static size_t rans_head(const enc_block *b) {
+  return BLOCK_HEADER_SIZE + b->table + 4;
+}
+
+/* Code the streams of the RANS blocks among b[0..n) into their areas
+ * [lo, hi), setting p. */
+static void encode_streams(enc_block *b, size_t n, int simd) {
+#if ALCM_RANS_X86
   if (simd) {
-    enc_vec_init(&vt, tab, freq);
-    p = rans_encode_avx2(dst + head, dst + hi, src, len, tab, &vt);
-  } else {
-    p = rans_encode(dst + head, dst + hi, src, len, tab);
+    enc_block *r[GROUP];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (b[i].mode != MODE_RANS) continue;
+      enc_block *const e = &b[i];
+      /* the 0..7 last symbols first, in scalar code, as rans_encode */
+      e->ok = e->hi > e->lo && (size_t)(e->hi - e->lo) >= 2 * LANES;
+      e->q = e->hi;
+      for (unsigned j = 0; j < LANES; j++) e->x[j] = STATE_L;
+      e->left = e->len & ~(size_t)(LANES - 1);
+      const enc_sym *const tab = e->tab;
+      uint8_t *p = e->q;
+      if (e->ok)
+        for (size_t j = e->len - e->left; j-- > 0;)
+          ENC(e->x[j], e->src[e->left + j]);
+      e->q = p;
+      r[k++] = e;
+    }
+    if (k == 4) enc_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
+    if (k >= 2) enc_bulk_avx2_x2(r[k - 2], r[k - 1]);
+    for (size_t i = 0; i < k; i++) {
+      enc_block *const e = r[i];
+      enc_bulk_avx2(e);
+      if (e->ok && (size_t)(e->q - e->lo) >= STATES_SIZE) {
+        e->p = e->q - STATES_SIZE;
+        for (unsigned j = 0; j < LANES; j++) alcm_st32(e->p + 4 * j, e->x[j]);
+      }
+    }
+    return;
   }
 #else
   (void)simd;
-  p = rans_encode(dst + head, dst + hi, src, len, tab);
 #endif
-  if (!p) return raw_block(dst, cap, src, len);
-  const size_t stream = (size_t)(dst + hi - p);
-  if (head + stream >= raw_total) return raw_block(dst, cap, src, len);
-  put_header(dst, MODE_RANS, len);
-  table_write(dst + BLOCK_HEADER_SIZE, table, freq, first, last);
-  alcm_st32(dst + head - 4, (uint32_t)stream);
-  memmove(dst + head, p, stream);
-  return head + stream;
+  for (size_t i = 0; i < n; i++)
+    if (b[i].mode == MODE_RANS && b[i].hi > b[i].lo)
+      b[i].p = rans_encode(b[i].lo, b[i].hi, b[i].src, b[i].len, b[i].tab);
 }
 
+/* Write block b at dst (cap bytes); 0 if it does not fit. A RANS block
+ * whose stream did not fit, or does not beat RAW, goes RAW. The stream
+ * lies above dst + its head, so it moves down. */
+static size_t encode_emit(uint8_t *dst, size_t cap, const enc_block *b) {
+  const size_t raw_total = BLOCK_HEADER_SIZE + b->len;
+  switch (b->mode) {
+  case MODE_CONST:
+    if (cap < BLOCK_HEADER_SIZE + 1) return 0;
+    put_header(dst, MODE_CONST, b->len);
+    dst[BLOCK_HEADER_SIZE] = (uint8_t)b->first;
+    return BLOCK_HEADER_SIZE + 1;
+  case MODE_RANS: {
+    const size_t head = rans_head(b);
+    const size_t stream = b->p ? (size_t)(b->hi - b->p) : 0;
+    if (!b->p || head + stream >= raw_total || head + stream > cap) break;
+    memmove(dst + head, b->p, stream);
+    put_header(dst, MODE_RANS, b->len);
+    table_write(dst + BLOCK_HEADER_SIZE, b->table, b->freq, b->first, b->last);
+    alcm_st32(dst + head - 4, (uint32_t)stream);
+    return head + stream;
+  }
+  default:
+    break;
+  }
+  return raw_block(dst, cap, b->src, b->len);
+}
 static size_t rans_bound(size_t src_size) {
   const size_t blocks = src_size / block_size(LEVEL_MIN) + 1;
   const size_t extra = blocks * BLOCK_HEADER_SIZE;
@@ -484,21 +648,45 @@ static size_t rans_bound(size_t src_size) {
 }
 
 /* Returns 0 for an empty input (nothing to store), a bad level, or when
- * the payload does not fit dst_capacity; the caller then stores raw. */
+ * the payload does not fit dst_capacity; the caller then stores raw.
+ *
+ * Blocks go GROUP at a time: planned, their RANS streams coded side by
+ * side, then written in order. Block k's stream is coded into the place
+ * it would start at if every block before it in the group came out RAW
+ * (the most any block takes), so it only ever moves down, never over a
+ * later block's stream, and needs no buffer of its own. */
 static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
                             size_t src_size, int level, int simd) {
   if (level < LEVEL_MIN || level > LEVEL_MAX || src_size == 0) return 0;
   uint8_t *const d = dst;
   const uint8_t *const s = src;
   const size_t bs = block_size(level);
+  enc_block b[GROUP];
   size_t out = 0;
   for (size_t pos = 0; pos < src_size;) {
-    const size_t len = src_size - pos < bs ? src_size - pos : bs;
-    const size_t k = encode_block(d + out, dst_capacity - out, s + pos, len,
-                                  simd);
-    if (k == 0) return 0;
-    out += k;
-    pos += len;
+    size_t n = 0, worst = 0; /* worst: the group's size if all RAW */
+    while (n < GROUP && pos < src_size) {
+      const size_t len = src_size - pos < bs ? src_size - pos : bs;
+      if (n > 0 && worst + BLOCK_HEADER_SIZE + len > dst_capacity - out) break;
+      const size_t base = out + worst; /* <= dst_capacity */
+      enc_block *const e = &b[n++];
+      encode_plan(e, s + pos, len, simd);
+      if (e->mode == MODE_RANS) {
+        const size_t room = dst_capacity - base;
+        const size_t hi = BLOCK_HEADER_SIZE + len < room
+                              ? BLOCK_HEADER_SIZE + len : room;
+        e->lo = d + base + (rans_head(e) < hi ? rans_head(e) : hi);
+        e->hi = d + base + hi;
+      }
+      worst += BLOCK_HEADER_SIZE + len;
+      pos += len;
+    }
+    encode_streams(b, n, simd);
+    for (size_t k = 0; k < n; k++) {
+      const size_t got = encode_emit(d + out, dst_capacity - out, &b[k]);
+      if (got == 0) return 0;
+      out += got;
+    }
   }
   return out;
 }
@@ -854,8 +1042,6 @@ static size_t parse_block(const uint8_t **pp, const uint8_t *end,
   return len;
 }
 
-/* Blocks decoded side by side: two 16 KiB tables stay in L1. */
-#define GROUP 4
 
 static int decompress_with(void *dst, size_t dst_size, const void *src,
                            size_t src_size, int simd) {

@@ -137,6 +137,32 @@ Test(rans, modes_and_sizes) {
   free(buf);
 }
 
+/* The encoder skips the full histogram of a block whose 1/8 sample looks
+ * random (spec: informative). At lengths that end inside a sample piece
+ * or between pieces, random blocks still come out RAW and round-trip,
+ * and data with ~7.5 bits per byte (below what RANS needs to pay, well
+ * above what the sample may call random) is still RANS-coded. */
+Test(rans, sampled_raw_check_edges) {
+  static const size_t lens[] = {16383, 16384, 16384 + 63, 16384 + 64,
+                                21616, 65535, 65536};
+  uint8_t *const buf = malloc(BLOCK);
+  uint8_t *const c = malloc(rc->bound(BLOCK));
+  rng_s = 11;
+  for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+    const size_t n = lens[i];
+    fill(buf, n, D_UNIFORM);
+    cr_assert_eq(round_trip(buf, n), n + 4, "random, n %zu", n);
+    for (size_t j = 0; j < n; j++) /* 181 equally likely values: 7.5 bits */
+      buf[j] = (uint8_t)(rnd() % 181);
+    const size_t k = rc->compress(c, rc->bound(n), buf, n, 0);
+    cr_assert_eq(c[0] & 3, 2, "n %zu: expected a RANS block", n);
+    cr_assert_lt(k, n - n / 32, "n %zu: %zu bytes", n, k);
+    cr_assert_eq(round_trip(buf, n), k);
+  }
+  free(buf);
+  free(c);
+}
+
 /* A RANS block of 1000 bytes over symbols {3, 5} (4 absent: a zero in
  * the middle of the table) for the hostile tests below. */
 static size_t small_payload(uint8_t *src, uint8_t *c, size_t cap) {
