@@ -236,8 +236,9 @@ ALCM_API alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
 /** Begin a blob (a side file such as config.json). name must be a safe
  *  relative path (spec "Names"). Any number of bytes may follow. */
 ALCM_API alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name);
-/** Append bytes to the current entry. Memory stays bounded by
- *  threads x chunk size whatever the total. */
+/** Append bytes to the current entry. Memory stays bounded by about
+ *  7 x threads x chunk size (5 x chunk size on one thread) whatever the
+ *  total. */
 ALCM_API alcm_status alcm_writer_write(alcm_writer *w, const void *data,
                                        size_t size);
 /** End the current entry (checks the declared size was written). */

@@ -231,12 +231,21 @@ alcm_status alcm_infile_read(const alcm_infile *f, uint64_t offset, void *dst,
 void alcm_infile_close(alcm_infile *f);
 
 /* ---- thread pool (pool.c) ----------------------------------------------
- * A fixed set of pthreads that run fn(ctx, i) for i in [0, n) and return
- * when all are done. threads <= 1 runs inline. */
+ * A fixed set of pthreads that run fn(ctx, i, worker) for i in [0, n);
+ * worker (0..threads-1, 0 = the caller) tells which thread runs it, so
+ * fn can use per-thread scratch. run = start + wait. Between start and
+ * wait the caller may do other work (not another run); wait makes the
+ * caller take items too, then returns when all are done. threads <= 1
+ * runs inline, in start. */
 typedef struct alcm_pool alcm_pool;
 alcm_status alcm_pool_create(alcm_pool **p, const alcm_mem *m,
                              unsigned threads);
-void alcm_pool_run(alcm_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
+void alcm_pool_start(alcm_pool *p, size_t n,
+                     void (*fn)(void *ctx, size_t i, unsigned worker),
+                     void *ctx);
+void alcm_pool_wait(alcm_pool *p);
+void alcm_pool_run(alcm_pool *p, size_t n,
+                   void (*fn)(void *ctx, size_t i, unsigned worker),
                    void *ctx);
 void alcm_pool_destroy(alcm_pool *p, const alcm_mem *m);
 

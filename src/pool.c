@@ -1,7 +1,9 @@
 /*
- * pool.c - a fixed set of worker threads running fn(ctx, i) for every i
- * in [0, n). The calling thread works too, so a pool of T threads starts
- * T - 1 of them; with T <= 1 nothing is started and runs are inline.
+ * pool.c - a fixed set of worker threads running fn(ctx, i, worker) for
+ * every i in [0, n). The calling thread works too (as worker 0), so a
+ * pool of T threads starts T - 1 of them (workers 1..T-1); with T <= 1
+ * nothing is started and runs are inline. A run can be started and
+ * waited for later, so that the caller prepares the next run meanwhile.
  *
  * Indices are handed out one at a time under the mutex: items are whole
  * chunks (milliseconds of codec work), so the lock is never contended
@@ -12,14 +14,20 @@
 
 #include "internal.h"
 
+typedef struct {
+  alcm_pool *pool;
+  unsigned id; /* 1..T-1 */
+} worker_arg;
+
 struct alcm_pool {
   pthread_mutex_t lock;
   pthread_cond_t work; /* a new run or stop */
   pthread_cond_t done; /* pending reached 0 */
   pthread_t *threads;
+  worker_arg *args;
   unsigned started;
   /* the current run, all guarded by lock */
-  void (*fn)(void *ctx, size_t i);
+  void (*fn)(void *ctx, size_t i, unsigned worker);
   void *ctx;
   size_t n, next, pending;
   uint64_t generation;
@@ -28,20 +36,21 @@ struct alcm_pool {
 
 /* Takes and runs indices of the current run until none are left; called
  * and returns with the lock held. */
-static void drain(alcm_pool *p) {
+static void drain(alcm_pool *p, unsigned self) {
   while (p->next < p->n) {
     const size_t i = p->next++;
-    void (*const fn)(void *, size_t) = p->fn;
+    void (*const fn)(void *, size_t, unsigned) = p->fn;
     void *const ctx = p->ctx;
     pthread_mutex_unlock(&p->lock);
-    fn(ctx, i);
+    fn(ctx, i, self);
     pthread_mutex_lock(&p->lock);
     if (--p->pending == 0) pthread_cond_broadcast(&p->done);
   }
 }
 
 static void *worker(void *arg) {
-  alcm_pool *const p = arg;
+  const worker_arg *const a = arg;
+  alcm_pool *const p = a->pool;
   /* Start from generation 0, not the current one: a thread that starts
    * late must still join a run that began before it got the lock. */
   uint64_t seen = 0;
@@ -51,7 +60,7 @@ static void *worker(void *arg) {
       pthread_cond_wait(&p->work, &p->lock);
     if (p->stop) break;
     seen = p->generation;
-    drain(p);
+    drain(p, a->id);
   }
   pthread_mutex_unlock(&p->lock);
   return NULL;
@@ -92,13 +101,15 @@ alcm_status alcm_pool_create(alcm_pool **out, const alcm_mem *m,
   const unsigned workers = threads > 1 ? threads - 1 : 0;
   if (workers) {
     p->threads = alcm_mem_calloc(m, workers, sizeof *p->threads);
-    if (!p->threads) {
+    p->args = alcm_mem_calloc(m, workers, sizeof *p->args);
+    if (!p->threads || !p->args) {
       alcm_pool_destroy(p, m);
       return ALCM_ERR_NOMEM;
     }
   }
   for (unsigned t = 0; t < workers; t++) {
-    if (pthread_create(&p->threads[t], NULL, worker, p) != 0) {
+    p->args[t] = (worker_arg){.pool = p, .id = t + 1};
+    if (pthread_create(&p->threads[t], NULL, worker, &p->args[t]) != 0) {
       alcm_pool_destroy(p, m);
       return ALCM_ERR_NOMEM;
     }
@@ -108,10 +119,11 @@ alcm_status alcm_pool_create(alcm_pool **out, const alcm_mem *m,
   return ALCM_OK;
 }
 
-void alcm_pool_run(alcm_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
-                   void *ctx) {
+void alcm_pool_start(alcm_pool *p, size_t n,
+                     void (*fn)(void *ctx, size_t i, unsigned worker),
+                     void *ctx) {
   if (!p || p->started == 0) {
-    for (size_t i = 0; i < n; i++) fn(ctx, i);
+    for (size_t i = 0; i < n; i++) fn(ctx, i, 0);
     return;
   }
   if (n == 0) return;
@@ -123,9 +135,22 @@ void alcm_pool_run(alcm_pool *p, size_t n, void (*fn)(void *ctx, size_t i),
   p->pending = n;
   p->generation++;
   pthread_cond_broadcast(&p->work);
-  drain(p);
+  pthread_mutex_unlock(&p->lock);
+}
+
+void alcm_pool_wait(alcm_pool *p) {
+  if (!p || p->started == 0) return;
+  pthread_mutex_lock(&p->lock);
+  drain(p, 0);
   while (p->pending) pthread_cond_wait(&p->done, &p->lock);
   pthread_mutex_unlock(&p->lock);
+}
+
+void alcm_pool_run(alcm_pool *p, size_t n,
+                   void (*fn)(void *ctx, size_t i, unsigned worker),
+                   void *ctx) {
+  alcm_pool_start(p, n, fn, ctx);
+  alcm_pool_wait(p);
 }
 
 void alcm_pool_destroy(alcm_pool *p, const alcm_mem *m) {
@@ -135,5 +160,6 @@ void alcm_pool_destroy(alcm_pool *p, const alcm_mem *m) {
   pthread_cond_destroy(&p->work);
   pthread_mutex_destroy(&p->lock);
   alcm_mem_free(m, p->threads);
+  alcm_mem_free(m, p->args);
   alcm_mem_free(m, p);
 }

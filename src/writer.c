@@ -2,13 +2,17 @@
  * writer.c - the streaming archive writer (spec "Layout", "Frames",
  * "Index").
  *
- * Bytes collect in a batch of `slots` chunks, one chunk per slot; a slot
- * holds a chunk of one entry, and consecutive slots may belong to
- * different entries, so that checkpoints of many small tensors encode in
- * parallel too. A full batch (or finish) is encoded by the pool, then its
- * frames are written in slot order, which is chunk order, so the file does
- * not depend on the thread count. Memory stays at about
- * 3 x slots x chunk_size, with slots = 4 x threads (1 without threads).
+ * Bytes collect in a batch of slots, one chunk per slot, packed one after
+ * the other; a slot holds a chunk of one entry, and consecutive slots may
+ * belong to different entries, so that checkpoints of many small tensors
+ * encode in parallel too. There are two batches: while the pool encodes
+ * one, the caller fills the other, and the writer writes the frames of
+ * the one before. Frames go out in slot order, which is chunk order, so
+ * the file does not depend on the thread count. Each thread encodes into
+ * its own scratch buffers and moves the payload (never larger than the
+ * chunk) into the chunk's place in the batch. Memory stays at about
+ * (2 x batch + 3 x threads) x chunk_size, a batch being 2 chunks per
+ * thread (1 chunk without threads).
  */
 #include <fnmatch.h>
 #include <math.h>
@@ -23,14 +27,20 @@
 #define DEFAULT_CHUNK_SIZE (1u << 20)
 
 typedef struct {
-  uint8_t *raw;         /* chunk bytes in the batch buffer */
+  uint8_t *raw;         /* chunk bytes in its batch; then the payload */
   size_t raw_size;
   uint32_t entry;       /* index of the entry the chunk belongs to */
   unsigned dtype;       /* its dtype, 0 for blobs */
-  alcm_encode_buffers buf;
   const uint8_t *payload;
   alcm_frame frame;
 } slot;
+
+/* Chunks for one pool run: up to SLOTS_MAX slots packed in raw. */
+typedef struct {
+  slot *slots;
+  uint8_t *raw;         /* batch_bytes */
+  unsigned used;        /* slots holding bytes; the last may be filling */
+} batch;
 
 struct alcm_writer {
   alcm_mem mem;
@@ -59,11 +69,14 @@ struct alcm_writer {
   uint64_t written;
   alcm_hash128_state *content;
 
-  slot *slots;
-  unsigned slot_count;
-  uint8_t *batch;       /* slot_count * chunk_size */
-  unsigned used;        /* slots holding bytes; the last may be filling */
-  bool open_slot;       /* slots[used - 1] still takes bytes */
+  batch batches[2];
+  unsigned cur;         /* the batch being filled */
+  unsigned encoding;    /* the batch given to the pool, if running */
+  bool running;
+  size_t batch_bytes;
+  alcm_encode_buffers *scratch; /* one per thread, [0] the caller's */
+  unsigned scratch_count;
+  bool open_slot;       /* the current batch's last slot takes bytes */
   uint64_t file_size;   /* set at finish; out.offset is reset by commit */
 
   /* adaptive mode (alcm_writer_set_adaptive) */
@@ -162,20 +175,33 @@ alcm_writer *alcm_writer_create(const alcm_write_options *opt) {
 
 /* ---- open ---------------------------------------------------------------- */
 
-/* Several chunks per thread and batch: fewer, larger pool runs. */
-#define SLOTS_PER_THREAD 4u
+/* Full chunks per thread and batch: fewer, larger pool runs. Small
+ * chunks pack, up to SLOTS_MAX per batch, each at a SLOT_ALIGN offset. */
+#define CHUNKS_PER_THREAD 2u
+#define SLOTS_MAX 64u
+#define SLOT_ALIGN 64u
 
 static alcm_status alloc_slots(alcm_writer *w) {
-  w->slot_count = w->threads > 1 ? SLOTS_PER_THREAD * w->threads : 1;
+  const unsigned t = w->threads > 1 ? w->threads : 1;
   const size_t cs = w->chunk_size;
   const size_t bound = alcm_encode_bound(&w->policy, cs);
-  w->slots = alcm_mem_calloc(&w->mem, w->slot_count, sizeof *w->slots);
-  /* not zeroed: pages are touched only as chunks fill them */
-  w->batch = alcm_mem_alloc(&w->mem, (size_t)w->slot_count * cs);
-  if (!w->slots || !w->batch)
-    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
-  for (unsigned i = 0; i < w->slot_count; i++) {
-    alcm_encode_buffers *b = &w->slots[i].buf;
+  if (__builtin_mul_overflow(cs, (size_t)(t > 1 ? CHUNKS_PER_THREAD * t : 1),
+                             &w->batch_bytes))
+    return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "writer buffers: %u threads",
+                     t);
+  for (unsigned k = 0; k < 2; k++) {
+    batch *const b = &w->batches[k];
+    b->slots = alcm_mem_calloc(&w->mem, SLOTS_MAX, sizeof *b->slots);
+    /* not zeroed: pages are touched only as chunks fill them */
+    b->raw = alcm_mem_alloc(&w->mem, w->batch_bytes);
+    if (!b->slots || !b->raw)
+      return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
+  }
+  w->scratch = alcm_mem_calloc(&w->mem, t, sizeof *w->scratch);
+  if (!w->scratch) return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "writer buffers");
+  w->scratch_count = t;
+  for (unsigned i = 0; i < t; i++) {
+    alcm_encode_buffers *b = &w->scratch[i];
     b->tmp = alcm_mem_alloc(&w->mem, cs);
     b->out = alcm_mem_alloc(&w->mem, bound);
     b->out2 = w->policy.codec ? NULL : alcm_mem_alloc(&w->mem, bound);
@@ -376,12 +402,19 @@ alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name) {
 
 /* ---- chunk encoding -------------------------------------------------------- */
 
-/* Encode one chunk; runs on a worker thread and touches only its slot. */
-static void encode_slot(void *ctx, size_t i) {
+/* Encode one chunk of the running batch; runs on pool thread `worker`
+ * and touches only its slot and that thread's scratch. A payload other
+ * than the raw bytes is smaller than them (encode.c), so it moves into
+ * their place, and the scratch is free for the thread's next chunk. */
+static void encode_slot(void *ctx, size_t i, unsigned worker) {
   alcm_writer *const w = ctx;
-  slot *s = &w->slots[i];
-  alcm_encode_chunk(&w->policy, s->dtype, s->raw, s->raw_size, &s->buf,
-                    &s->frame, &s->payload);
+  slot *const s = &w->batches[w->encoding].slots[i];
+  alcm_encode_chunk(&w->policy, s->dtype, s->raw, s->raw_size,
+                    &w->scratch[worker], &s->frame, &s->payload);
+  if (s->payload != s->raw) {
+    memcpy(s->raw, s->payload, (size_t)s->frame.stored_size);
+    s->payload = s->raw;
+  }
 }
 
 /* The chunk list's capacity is implied by its count: it doubles whenever
@@ -446,12 +479,13 @@ static alcm_status find_duplicate(alcm_writer *w, slot *s, bool *found,
         f.stored_size != s->frame.stored_size ||
         f.stored_hash != s->frame.stored_hash)
       continue;
-    /* tmp is free once the chunk is encoded; stored <= raw <= chunk size */
+    /* The caller's scratch: the pool uses it only in alcm_pool_wait.
+     * stored <= raw <= chunk size */
+    uint8_t *const back = w->scratch[0].tmp;
     alcm_status st = alcm_outfile_read(&w->out, *off + ALCM_FRAME_HEADER_SIZE,
-                                       s->buf.tmp, (size_t)f.stored_size,
-                                       &w->msg);
+                                       back, (size_t)f.stored_size, &w->msg);
     if (st) return st;
-    if (memcmp(s->buf.tmp, s->payload, (size_t)f.stored_size) == 0) {
+    if (memcmp(back, s->payload, (size_t)f.stored_size) == 0) {
       *found = true;
       return ALCM_OK;
     }
@@ -472,15 +506,12 @@ static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
   return st;
 }
 
-/* Encode the chunks in the batch and append their frames in order. */
-static alcm_status flush_batch(alcm_writer *w) {
-  const unsigned n = w->used;
-  w->used = 0;
-  w->open_slot = false;
-  if (n == 0) return ALCM_OK;
-  alcm_pool_run(w->pool, n, encode_slot, w);
+/* Write the frames of an encoded batch, in slot order. */
+static alcm_status emit_batch(alcm_writer *w, batch *b) {
+  const unsigned n = b->used;
+  b->used = 0;
   for (unsigned i = 0; i < n; i++) {
-    slot *const s = &w->slots[i];
+    slot *const s = &b->slots[i];
     const alcm_status st = emit_slot(w, &w->idx.entries[s->entry], s);
     if (st) {
       w->failed = true;
@@ -490,17 +521,54 @@ static alcm_status flush_batch(alcm_writer *w) {
   return ALCM_OK;
 }
 
+/* Hand the filling batch to the pool, then write the frames of the batch
+ * before it (encoded by now) while the pool works: frames still go out in
+ * chunk order. The other batch, written out, is the next to fill. */
+static alcm_status flush_batch(alcm_writer *w) {
+  batch *const b = &w->batches[w->cur];
+  w->open_slot = false;
+  if (b->used == 0) return ALCM_OK;
+  const bool had = w->running;
+  const unsigned prev = w->encoding;
+  if (had) alcm_pool_wait(w->pool);
+  w->encoding = w->cur;
+  w->running = true;
+  alcm_pool_start(w->pool, b->used, encode_slot, w);
+  w->cur ^= 1u;
+  return had ? emit_batch(w, &w->batches[prev]) : ALCM_OK;
+}
+
+/* Every chunk given so far encoded and its frame written. */
+static alcm_status flush_all(alcm_writer *w) {
+  alcm_status st = flush_batch(w);
+  if (st || !w->running) return st;
+  alcm_pool_wait(w->pool);
+  w->running = false;
+  return emit_batch(w, &w->batches[w->encoding]);
+}
+
 /* The slot that takes the next bytes of the current entry: the open one,
- * or a fresh one (flushing the batch first when all are used). */
+ * or a fresh one behind the batch's last (flushing the batch first when
+ * it has no room for a whole chunk or no free slot). */
 static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
-  if (!w->open_slot || w->slots[w->used - 1].raw_size == w->chunk_size) {
-    if (w->used == w->slot_count) {
+  batch *b = &w->batches[w->cur];
+  if (!w->open_slot || b->slots[b->used - 1].raw_size == w->chunk_size) {
+    size_t at = 0;
+    if (b->used) {
+      const slot *const last = &b->slots[b->used - 1];
+      at = (size_t)(last->raw - b->raw) +
+           ((last->raw_size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1));
+    }
+    if (b->used == SLOTS_MAX || at > w->batch_bytes ||
+        w->batch_bytes - at < w->chunk_size) {
       const alcm_status st = flush_batch(w);
       if (st) return st;
+      b = &w->batches[w->cur];
+      at = 0;
     }
     const alcm_entry *e = current(w);
-    slot *const f = &w->slots[w->used++];
-    f->raw = w->batch + (size_t)(f - w->slots) * w->chunk_size;
+    slot *const f = &b->slots[b->used++];
+    f->raw = b->raw + at;
     f->raw_size = 0;
     f->entry = w->idx.entry_count - 1;
     /* Codes of an adaptive entry are plain bytes (identity transform). */
@@ -510,7 +578,7 @@ static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
                    : 0;
     w->open_slot = true;
   }
-  *s = &w->slots[w->used - 1];
+  *s = &b->slots[b->used - 1];
   return ALCM_OK;
 }
 
@@ -753,7 +821,7 @@ static alcm_status set_adaptive_meta(alcm_writer *w) {
 alcm_status alcm_writer_finish(alcm_writer *w) {
   if (!w) return ALCM_ERR_ARGUMENT;
   alcm_status st = usable(w, false, "finish");
-  if (!st) st = flush_batch(w);
+  if (!st) st = flush_all(w);
   if (!st && w->any_adaptive) st = set_adaptive_meta(w);
   if (st) return st;
   uint8_t *buf = NULL;
@@ -789,16 +857,19 @@ void alcm_writer_close(alcm_writer *w) {
   alcm_outfile_abort(&w->out, &mem);
   alcm_pool_destroy(w->pool, &mem);
   if (w->content) alcm_hash128_free(&mem, w->content);
-  if (w->slots)
-    for (unsigned i = 0; i < w->slot_count; i++) {
-      alcm_mem_free(&mem, w->slots[i].buf.tmp);
-      alcm_mem_free(&mem, w->slots[i].buf.out);
-      alcm_mem_free(&mem, w->slots[i].buf.out2);
-      alcm_zstd_free_ctx(w->slots[i].buf.zstd);
+  if (w->scratch)
+    for (unsigned i = 0; i < w->scratch_count; i++) {
+      alcm_mem_free(&mem, w->scratch[i].tmp);
+      alcm_mem_free(&mem, w->scratch[i].out);
+      alcm_mem_free(&mem, w->scratch[i].out2);
+      alcm_zstd_free_ctx(w->scratch[i].zstd);
     }
+  alcm_mem_free(&mem, w->scratch);
   alcm_dedup_free(w->dedup, &mem);
-  alcm_mem_free(&mem, w->slots);
-  alcm_mem_free(&mem, w->batch);
+  for (unsigned k = 0; k < 2; k++) {
+    alcm_mem_free(&mem, w->batches[k].slots);
+    alcm_mem_free(&mem, w->batches[k].raw);
+  }
   alcm_mem_free(&mem, w->name_table);
   alcm_mem_free(&mem, w->hold);
   if (w->mlp_src) alcm_mlp_free(&w->mlp, &mem);
@@ -923,10 +994,13 @@ static alcm_status get_predictor(alcm_writer *w, const alcm_adaptive_options *o,
 }
 
 /* One section frame (kind 2, identity): rans when it is smaller, else
- * stored. Appends its ref to e. */
+ * stored. Appends its ref to e. Chunks given before it are written first,
+ * so the frame order does not depend on batching (thread count). */
 static alcm_status write_section(alcm_writer *w, alcm_entry *e, unsigned type,
                                  const void *data, size_t n,
                                  uint64_t *stored_total) {
+  alcm_status fst = flush_all(w);
+  if (fst) return fst;
   const alcm_codec *const rans = &alcm_codec_rans;
   const size_t cap = rans->bound(n);
   uint8_t *buf = alcm_mem_alloc(&w->mem, cap);
