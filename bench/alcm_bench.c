@@ -14,6 +14,13 @@
  *            must rebuild the input file exactly; any difference is fatal.
  *   alcm2    the same with 2 writer threads (the reader has no threads);
  *            the archive must be byte-identical to the 1-thread one.
+ *   engine   the library's chunk engine alone, in memory like the zstd
+ *            rows: every tensor cut in 1 MiB chunks, each through the
+ *            planner (alcm_encode_chunk: transform, rans/zstd/store
+ *            choice, raw and stored XXH3-64), then decoded as the reader
+ *            does (stored hash, codec, inverse transform, raw hash) and
+ *            compared. No files, index or content hash. Size: header
+ *            bytes + payloads + 64-byte frame headers.
  *   zstd1, zstd3, zstd19, zlib6
  *            ZSTD_compressCCtx / compress2 on the whole file in memory.
  *   limits   order-0 entropy limits, tables free, header bytes stored raw:
@@ -45,6 +52,7 @@
 #include <zstd.h>
 
 #include "alcm.h"
+#include "internal.h" /* the chunk engine, for the engine row */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -395,6 +403,97 @@ static void remove_scratch(const config *c) {
   unlink(p);
 }
 
+/* ---- the chunk engine in memory ----------------------------------------- */
+
+#define ENGINE_CHUNK ((size_t)1 << 20)
+
+typedef struct {
+  alcm_frame f;
+  size_t at; /* payload offset in the store */
+  const uint8_t *raw;
+} engine_chunk;
+
+static const alcm_codec *engine_codec(unsigned id) {
+  switch (id) {
+  case ALCM_CODEC_ID_STORE: return &alcm_codec_store;
+  case ALCM_CODEC_ID_ZSTD: return &alcm_codec_zstd;
+  case ALCM_CODEC_ID_ZLIB: return &alcm_codec_zlib;
+  case ALCM_CODEC_ID_RANS: return &alcm_codec_rans;
+  default: die("engine: codec %u", id);
+  }
+  return NULL;
+}
+
+static result bench_engine(const input *in, const config *c) {
+  const alcm_encode_policy pol = {NULL, alcm_codec_zstd.level_default, -1};
+  const size_t bound = alcm_encode_bound(&pol, ENGINE_CHUNK);
+  alcm_encode_buffers b = {xmalloc(ENGINE_CHUNK), xmalloc(bound),
+                           xmalloc(bound), NULL};
+  size_t chunks = 0;
+  for (size_t i = 0; i < in->count; i++)
+    chunks += (in->t[i].end - in->t[i].begin + ENGINE_CHUNK - 1) / ENGINE_CHUNK;
+  engine_chunk *const ch = xmalloc(chunks * sizeof *ch + 1);
+  uint8_t *const store = xmalloc(in->size - in->head + 1);
+  uint8_t *const back = xmalloc(in->size - in->head + 1);
+  uint8_t *const tmp = xmalloc(ENGINE_CHUNK);
+  result r = {"engine", 0, NOT_RUN, NOT_RUN, c->reps, -1};
+  size_t stored = 0;
+  for (int rep = 0; rep < c->reps; rep++) {
+    stamp t = now();
+    size_t k = 0;
+    stored = 0;
+    for (size_t i = 0; i < in->count; i++) {
+      const tensor *const x = &in->t[i];
+      for (size_t pos = x->begin; pos < x->end; pos += ENGINE_CHUNK, k++) {
+        const size_t n = x->end - pos < ENGINE_CHUNK ? x->end - pos : ENGINE_CHUNK;
+        const uint8_t *payload;
+        ch[k].raw = in->data + pos;
+        alcm_encode_chunk(&pol, (unsigned)x->dtype, in->data + pos, n, &b,
+                          &ch[k].f, &payload);
+        ch[k].at = stored;
+        memcpy(store + stored, payload, (size_t)ch[k].f.stored_size);
+        stored += (size_t)ch[k].f.stored_size;
+      }
+    }
+    keep_best(&r.comp, t);
+    t = now();
+    size_t at = 0;
+    for (k = 0; k < chunks; k++) {
+      const alcm_frame *const f = &ch[k].f;
+      const size_t n = (size_t)f->raw_size;
+      const uint8_t *const p = store + ch[k].at;
+      uint8_t *const dst = back + at;
+      const int split = f->transform != ALCM_TRANSFORM_IDENTITY;
+      if (alcm_hash64(p, (size_t)f->stored_size) != f->stored_hash ||
+          engine_codec(f->codec)->decompress(split ? tmp : dst, n, p,
+                                             (size_t)f->stored_size) != 0)
+        die("%s: engine: chunk %zu does not decode", in->path, k);
+      if (split) alcm_transform_inverse(f->transform, f->elem_size, dst, tmp, n);
+      if (alcm_hash64(dst, n) != f->raw_hash)
+        die("%s: engine: chunk %zu: raw hash", in->path, k);
+      at += n;
+    }
+    keep_best(&r.decomp, t);
+    at = 0;
+    for (k = 0; k < chunks; k++) {
+      if (memcmp(back + at, ch[k].raw, (size_t)ch[k].f.raw_size) != 0)
+        die("ROUND TRIP MISMATCH: %s: engine chunk %zu", in->path, k);
+      at += (size_t)ch[k].f.raw_size;
+    }
+  }
+  r.compressed = (double)in->head + (double)stored +
+                 (double)chunks * ALCM_FRAME_HEADER_SIZE;
+  alcm_zstd_free_ctx(b.zstd);
+  free(b.tmp);
+  free(b.out);
+  free(b.out2);
+  free(ch);
+  free(store);
+  free(back);
+  free(tmp);
+  return r;
+}
+
 /* ---- zstd and zlib ------------------------------------------------------ */
 
 static result bench_zstd(const input *in, const config *c, int level,
@@ -592,6 +691,7 @@ static void bench_file(const char *path, const config *c, const char *methods,
   result r;
   if (wanted(methods, "alcm")) emit(&in, (r = bench_alcm(&in, c, 1), &r));
   if (wanted(methods, "alcm2")) emit(&in, (r = bench_alcm(&in, c, 2), &r));
+  if (wanted(methods, "engine")) emit(&in, (r = bench_engine(&in, c), &r));
   remove_scratch(c);
   if (wanted(methods, "zstd1")) emit(&in, (r = bench_zstd(&in, c, 1, "zstd-1"), &r));
   if (wanted(methods, "zstd3")) emit(&in, (r = bench_zstd(&in, c, 3, "zstd-3"), &r));
@@ -610,7 +710,7 @@ static void usage(void) {
   fputs("usage: alcm-bench [-r REPS] [-d SCRATCH_DIR] [-m METHODS] "
         "FILE.safetensors...\n"
         "  METHODS: comma-separated subset of "
-        "alcm,alcm2,zstd1,zstd3,zstd19,zlib6,limits (default all)\n",
+        "alcm,alcm2,engine,zstd1,zstd3,zstd19,zlib6,limits (default all)\n",
         stderr);
   exit(2);
 }
