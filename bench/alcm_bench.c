@@ -12,8 +12,8 @@
  *            alcm_reader_read into memory. The round trip is checked byte
  *            for byte against the input, and the archive's source record
  *            must rebuild the input file exactly; any difference is fatal.
- *   alcm2    the same with 2 writer threads (the reader has no threads);
- *            the archive must be byte-identical to the 1-thread one.
+ *   alcm2    the same with 2 writer and 2 reader threads; the archive
+ *            must be byte-identical to the 1-thread one.
  *   engine   the library's chunk engine alone, in memory like the zstd
  *            rows: every tensor cut in 1 MiB chunks, each through the
  *            planner (alcm_encode_chunk: transform, rans/zstd/store
@@ -279,8 +279,11 @@ static void pack(const char *src, const char *dst, const char *name,
   alcm_writer_close(w);
 }
 
-static alcm_reader *open_archive(const char *path) {
-  alcm_reader *const r = alcm_reader_create(NULL);
+static alcm_reader *open_archive(const char *path, unsigned threads) {
+  alcm_read_options o;
+  alcm_read_options_init(&o);
+  o.threads = threads;
+  alcm_reader *const r = alcm_reader_create(&o);
   if (!r) die("alcm_reader_create: out of memory");
   const alcm_status s = alcm_reader_open(r, path);
   if (s != ALCM_OK)
@@ -289,8 +292,9 @@ static alcm_reader *open_archive(const char *path) {
 }
 
 /* Decode every entry into out (entries one after the other). */
-static void unpack(const char *path, uint8_t *out, size_t cap) {
-  alcm_reader *const r = open_archive(path);
+static void unpack(const char *path, uint8_t *out, size_t cap,
+                   unsigned threads) {
+  alcm_reader *const r = open_archive(path, threads);
   const size_t n = alcm_reader_entry_count(r);
   size_t at = 0;
   for (size_t i = 0; i < n; i++) {
@@ -316,7 +320,7 @@ static const tensor *find_tensor(const input *in, const char *name) {
  * archive must rebuild the input file exactly. */
 static void verify(const input *in, const char *archive, const uint8_t *out,
                    const char *rebuilt) {
-  alcm_reader *const r = open_archive(archive);
+  alcm_reader *const r = open_archive(archive, 1);
   const size_t n = alcm_reader_entry_count(r);
   if (n != in->count)
     die("%s: archive has %zu entries, the file %zu tensors", in->path, n,
@@ -383,7 +387,7 @@ static result bench_alcm(const input *in, const config *c, unsigned threads) {
     pack(src, dst, make_label(in->path), threads);
     keep_best(&r.comp, t);
     t = now();
-    unpack(dst, out, cap);
+    unpack(dst, out, cap, threads);
     keep_best(&r.decomp, t);
   }
   r.compressed = (double)file_size(dst);

@@ -375,6 +375,9 @@ typedef struct {
   alcm_limits limits;
   const alcm_codec *const *extra_codecs;
   size_t extra_codec_count;
+  unsigned threads; /* decode threads for multi-chunk reads; 0 or 1 =
+                       inline (threads > 1: extra codecs must be
+                       thread-safe) */
 } alcm_read_options;
 
 ALCM_API void alcm_read_options_init(alcm_read_options *opt);

@@ -3,7 +3,9 @@
  * chunk, verify every byte (spec "Layout", "Compliance").
  *
  * Only header, footer and index are read at open; payloads are read on
- * demand into buffers of at most one chunk each.
+ * demand into buffers of at most one chunk each. With threads > 1, reads
+ * of several chunks decode them in parallel, each thread through its own
+ * view of the reader (same archive, own scratch buffers and message).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #define DEFAULT_MAX_INDEX ((uint64_t)1 << 30)
 #define DEFAULT_MAX_ENTRIES 1000000u
 #define DEFAULT_MAX_CHUNK ((uint64_t)ALCM_CHUNK_SIZE_MAX)
+#define MAX_THREADS 256u
 
 struct alcm_reader {
   alcm_mem mem;
@@ -29,6 +32,10 @@ struct alcm_reader {
   /* scratch, grown on demand, each at most one chunk */
   uint8_t *stored, *tmp, *raw;
   size_t stored_cap, tmp_cap, raw_cap;
+  /* parallel decoding (threads > 1): pool and views made on first use */
+  unsigned threads;
+  alcm_pool *pool;
+  struct alcm_reader *views; /* [threads]; views[0] runs on the caller */
 };
 
 alcm_msg *alcm_reader_msg_(alcm_reader *r) { return &r->msg; }
@@ -58,6 +65,7 @@ alcm_reader *alcm_reader_create(const alcm_read_options *opt) {
   if (!r->lim.max_chunk_raw) r->lim.max_chunk_raw = DEFAULT_MAX_CHUNK;
   r->codecs.extra = o.extra_codecs;
   r->codecs.extra_count = o.extra_codec_count;
+  r->threads = o.threads > MAX_THREADS ? MAX_THREADS : o.threads;
   if (bad_size)
     r->init_error = alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
                               "options: sizeof_options is %zu",
@@ -397,6 +405,88 @@ static alcm_status lookup(alcm_reader *r, size_t entry, const alcm_entry **e) {
   return st ? st : entry_readable(r, *e);
 }
 
+/* ---- parallel decoding -------------------------------------------------- */
+
+/* Chunks [first, first + count) of e decoded into dst, on the pool. */
+typedef struct {
+  alcm_reader *r;
+  const alcm_entry *e;
+  uint32_t first;
+  uint8_t *dst;
+  uint32_t bad[MAX_THREADS]; /* per worker: its lowest failed chunk */
+  alcm_status st[MAX_THREADS];
+} par_read;
+
+static void par_chunk(void *ctx, size_t i, unsigned worker) {
+  par_read *const p = ctx;
+  /* Later chunks of a worker that failed cannot be the first failure. */
+  if (p->st[worker]) return;
+  alcm_reader *const v = &p->r->views[worker];
+  const uint32_t j = p->first + (uint32_t)i;
+  const alcm_status st =
+      read_chunk(v, p->e, j, p->dst + (size_t)i * p->e->chunk_size);
+  if (st) {
+    p->st[worker] = st;
+    p->bad[worker] = j;
+  }
+}
+
+/* Views share the archive (file, index, codecs, limits, allocator, all
+ * read-only while decoding) and own their scratch buffers and message. */
+static alcm_status make_views(alcm_reader *r) {
+  if (r->views) return ALCM_OK;
+  alcm_status st = alcm_pool_create(&r->pool, &r->mem, r->threads);
+  if (st) return alcm_fail(&r->msg, st, "pool of %u threads", r->threads);
+  r->views = alcm_mem_calloc(&r->mem, r->threads, sizeof *r->views);
+  if (!r->views) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "reader views");
+  return ALCM_OK;
+}
+
+/* Decode chunks [first, first + count) of e into dst, chunk k at
+ * (k - first) * chunk_size, in parallel when the reader has threads.
+ * Errors are those of the lowest failing chunk, as in a serial read. */
+static alcm_status read_range(alcm_reader *r, const alcm_entry *e,
+                              uint32_t first, uint32_t count, uint8_t *dst) {
+  if (r->threads <= 1 || count < 2) {
+    for (uint32_t j = first; j < first + count; j++) {
+      const alcm_status st = read_chunk(r, e, j, dst);
+      if (st) return st;
+      dst += chunk_raw_size(e, j);
+    }
+    return ALCM_OK;
+  }
+  alcm_status st = make_views(r);
+  if (st) return st;
+  par_read *const p = alcm_mem_calloc(&r->mem, 1, sizeof *p);
+  if (!p) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "parallel read");
+  *p = (par_read){.r = r, .e = e, .first = first, .dst = dst};
+  for (unsigned t = 0; t < r->threads; t++) {
+    alcm_reader *const v = &r->views[t];
+    /* Same archive, own scratch (kept across reads) and message. */
+    uint8_t *const bufs[2] = {v->stored, v->tmp};
+    const size_t caps[2] = {v->stored_cap, v->tmp_cap};
+    *v = *r;
+    v->views = NULL;
+    v->pool = NULL;
+    v->threads = 1;
+    v->stored = bufs[0], v->stored_cap = caps[0];
+    v->tmp = bufs[1], v->tmp_cap = caps[1];
+    v->raw = NULL, v->raw_cap = 0;
+    alcm_msg_clear(&v->msg);
+  }
+  alcm_pool_run(r->pool, count, par_chunk, p);
+  unsigned worst = r->threads;
+  for (unsigned t = 0; t < r->threads; t++)
+    if (p->st[t] && (worst == r->threads || p->bad[t] < p->bad[worst]))
+      worst = t;
+  if (worst < r->threads) {
+    st = p->st[worst];
+    r->msg = r->views[worst].msg;
+  }
+  alcm_mem_free(&r->mem, p);
+  return st;
+}
+
 alcm_status alcm_reader_read_chunks(alcm_reader *r, size_t entry,
                                     uint32_t first, uint32_t count, void *dst,
                                     size_t capacity, size_t *written_ret) {
@@ -414,11 +504,7 @@ alcm_status alcm_reader_read_chunks(alcm_reader *r, size_t entry,
     return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
                      "entry '%s': %llu bytes do not fit in %zu", e->name,
                      (unsigned long long)need, capacity);
-  uint8_t *p = dst;
-  for (uint32_t j = first; j < first + count; j++) {
-    if ((st = read_chunk(r, e, j, p))) return st;
-    p += chunk_raw_size(e, j);
-  }
+  if ((st = read_range(r, e, first, count, dst))) return st;
   if (written_ret) *written_ret = (size_t)need;
   return ALCM_OK;
 }
@@ -458,18 +544,29 @@ alcm_status alcm_reader_read(alcm_reader *r, size_t entry, void *dst,
 static alcm_status stream_entry(alcm_reader *r, const alcm_entry *e,
                                 int (*sink)(void *, const void *, size_t),
                                 void *opaque) {
-  alcm_status st = grow(r, &r->raw, &r->raw_cap, e->chunk_size);
+  /* One chunk at a time, or one per thread decoded side by side. */
+  const uint32_t group = r->threads > 1 ? r->threads : 1;
+  const uint32_t per = e->chunk_count < group ? (e->chunk_count ? e->chunk_count : 1)
+                                              : group;
+  alcm_status st =
+      (uint64_t)per * e->chunk_size > SIZE_MAX
+          ? ALCM_ERR_LIMIT
+          : grow(r, &r->raw, &r->raw_cap, (uint64_t)per * e->chunk_size);
   if (st) return alcm_fail(&r->msg, st, "entry '%s': chunk buffer", e->name);
   alcm_hash128_state *h = alcm_hash128_create(&r->mem);
   if (!h) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "hash state");
-  for (uint32_t j = 0; j < e->chunk_count && !st; j++) {
-    const size_t n = (size_t)chunk_raw_size(e, j);
-    if ((st = read_chunk(r, e, j, r->raw))) break;
-    alcm_hash128_update(h, r->raw, n);
-    if (sink && sink(opaque, r->raw, n) != 0)
-      st = alcm_fail(&r->msg, ALCM_ERR_IO,
-                     "entry '%s': chunk %u: output failed", e->name,
-                     (unsigned)j);
+  for (uint32_t j = 0; j < e->chunk_count && !st; j += per) {
+    const uint32_t k = e->chunk_count - j < per ? e->chunk_count - j : per;
+    if ((st = read_range(r, e, j, k, r->raw))) break;
+    for (uint32_t q = 0; q < k && !st; q++) {
+      const uint8_t *const c = r->raw + (size_t)q * e->chunk_size;
+      const size_t n = (size_t)chunk_raw_size(e, j + q);
+      alcm_hash128_update(h, c, n);
+      if (sink && sink(opaque, c, n) != 0)
+        st = alcm_fail(&r->msg, ALCM_ERR_IO,
+                       "entry '%s': chunk %u: output failed", e->name,
+                       (unsigned)(j + q));
+    }
   }
   uint8_t got[16];
   alcm_hash128_final(h, got);
@@ -766,6 +863,13 @@ void alcm_reader_close(alcm_reader *r) {
   alcm_mem_free(&mem, r->stored);
   alcm_mem_free(&mem, r->tmp);
   alcm_mem_free(&mem, r->raw);
+  alcm_pool_destroy(r->pool, &mem);
+  if (r->views)
+    for (unsigned t = 0; t < r->threads; t++) {
+      alcm_mem_free(&mem, r->views[t].stored);
+      alcm_mem_free(&mem, r->views[t].tmp);
+    }
+  alcm_mem_free(&mem, r->views);
   alcm_mem_free(&mem, r);
 }
 

@@ -663,7 +663,7 @@ int main(int argc, char **argv) {
   if (a.channels && a.verify)
     return cli_usage_error("--channels and --verify: one at a time");
   alcm_reader *r;
-  int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
+  int rc = cli_open_archive(argc, argv, optind, 1, &a.archive, &r);
   if (!r) return rc;
   rc = a.channels ? show_channels(r, &a) : inspect(r, &a);
   alcm_reader_close(r);

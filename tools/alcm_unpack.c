@@ -34,6 +34,7 @@ static void usage(FILE *out) {
           "tensors (all without --tensor) go into the one file -o.\n"
           "\n"
           "  -o, --output PATH     output file or directory (see above)\n"
+          "  -T, --threads N       decode threads (default 1)\n"
           "      --tensor PATTERN  select tensors by name glob (repeatable)\n"
           "      --format FMT      npy (one file per tensor) or safetensors\n"
           "                        (one file): convert instead of restoring\n"
@@ -55,12 +56,14 @@ typedef struct {
   const char *tensors[MAX_TENSORS];
   size_t tensor_count;
   const char *format; /* NULL: restore sources */
+  unsigned threads;
 } unpack_args;
 
 enum { OPT_TENSOR = 256, OPT_FORMAT, OPT_HELP, OPT_VERSION };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
+    {"threads", required_argument, NULL, 'T'},
     {"tensor", required_argument, NULL, OPT_TENSOR},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"force", no_argument, NULL, 'f'},
@@ -74,6 +77,14 @@ static const struct option long_opts[] = {
 static int parse_one(int c, unpack_args *a) {
   switch (c) {
   case 'o': a->output = optarg; return -1;
+  case 'T': {
+    long v;
+    if (cli_parse_long(optarg, 1, 256, &v))
+      return cli_usage_error("--threads: '%s' is not a number in 1..256",
+                             optarg);
+    a->threads = (unsigned)v;
+    return -1;
+  }
   case OPT_TENSOR:
     if (a->tensor_count == MAX_TENSORS)
       return cli_usage_error("--tensor: at most %d", MAX_TENSORS);
@@ -299,12 +310,12 @@ int main(int argc, char **argv) {
   unpack_args a;
   memset(&a, 0, sizeof a);
   int c;
-  while ((c = getopt_long(argc, argv, "o:fqv", long_opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "o:T:fqv", long_opts, NULL)) != -1) {
     const int rc = parse_one(c, &a);
     if (rc >= 0) return rc;
   }
   alcm_reader *r;
-  int rc = cli_open_archive(argc, argv, optind, &a.archive, &r);
+  int rc = cli_open_archive(argc, argv, optind, a.threads, &a.archive, &r);
   if (!r) return rc;
   note_lossy(r);
   rc = a.tensor_count || a.format ? write_tensors(r, &a) : restore_all(r, &a);

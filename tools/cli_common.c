@@ -139,15 +139,18 @@ int cli_ends_with(const char *s, const char *suffix) {
   return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-int cli_open_archive(int argc, char **argv, int optind, const char **archive,
-                     alcm_reader **r_ret) {
+int cli_open_archive(int argc, char **argv, int optind, unsigned threads,
+                     const char **archive, alcm_reader **r_ret) {
   *r_ret = NULL;
   if (optind >= argc) return cli_usage_error("no archive given");
   if (optind + 1 < argc)
     return cli_usage_error("one archive at a time ('%s' is extra)",
                            argv[optind + 1]);
   *archive = argv[optind];
-  alcm_reader *const r = alcm_reader_create(NULL);
+  alcm_read_options o;
+  alcm_read_options_init(&o);
+  o.threads = threads;
+  alcm_reader *const r = alcm_reader_create(&o);
   if (!r) {
     cli_error("%s: out of memory", *archive);
     return CLI_EXIT_IO;

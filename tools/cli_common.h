@@ -56,11 +56,12 @@ int cli_usage_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 const char *cli_reader_message(const alcm_reader *r, alcm_status s);
 const char *cli_writer_message(const alcm_writer *w, alcm_status s);
 
-/* The one archive operand at argv[optind], opened for reading. On failure
- * the message is printed and the exit code returned (*r_ret is NULL);
- * on success @return -1 and *r_ret holds the open reader. */
-int cli_open_archive(int argc, char **argv, int optind, const char **archive,
-                     alcm_reader **r_ret);
+/* The one archive operand at argv[optind], opened for reading with
+ * `threads` decode threads. On failure the message is printed and the
+ * exit code returned (*r_ret is NULL); on success @return -1 and *r_ret
+ * holds the open reader. */
+int cli_open_archive(int argc, char **argv, int optind, unsigned threads,
+                     const char **archive, alcm_reader **r_ret);
 
 /* The exit code for a library status. */
 int cli_exit_code(alcm_status s);

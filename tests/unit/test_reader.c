@@ -426,3 +426,101 @@ Test(reader, sink_stop_is_io) {
 }
 
 Test(reader, close_null_is_a_no_op) { alcm_reader_close(NULL); }
+
+/* ---- parallel decoding (alcm_read_options.threads) ---------------------- */
+
+static alcm_reader *open_threads(const char *path, unsigned threads) {
+  alcm_read_options o;
+  alcm_read_options_init(&o);
+  o.threads = threads;
+  alcm_reader *r = alcm_reader_create(&o);
+  cr_assert(r);
+  cr_assert_eq(alcm_reader_open(r, path), ALCM_OK, "%s", alcm_reader_message(r));
+  return r;
+}
+
+static int collect_sink(void *opaque, const void *data, size_t size) {
+  uint8_t **p = opaque;
+  memcpy(*p, data, size);
+  *p += size;
+  return 0;
+}
+
+/* A 9-chunk bf16 tensor (4 KiB chunks, the last one short) read whole,
+ * by chunk ranges and streamed gives the same bytes with 1, 2 and 5
+ * threads; a payload byte broken in chunks 3 and 6 gives every thread
+ * count the serial error: chunk 3's, with the same message. */
+Test(reader, threads_read_alike_and_fail_alike) {
+  char path[600];
+  path_of(path, sizeof path, "par.alcm");
+  alcm_write_options wo;
+  alcm_write_options_init(&wo);
+  wo.chunk_size = 4096;
+  wo.overwrite = 1;
+  alcm_writer *w = alcm_writer_create(&wo);
+  cr_assert(w);
+  cr_assert_eq(alcm_writer_open(w, path), ALCM_OK);
+  enum { N = 8 * 2048 + 1000 }; /* bf16 elements */
+  static uint16_t v[N];
+  uint64_t s = 5;
+  for (size_t i = 0; i < N; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    v[i] = (uint16_t)(0x3C00u + (s >> 56));
+  }
+  const uint64_t shape[1] = {N};
+  cr_assert_eq(alcm_writer_add_tensor(w, "t", ALCM_DTYPE_BF16, 1, shape, v,
+                                      sizeof v), ALCM_OK);
+  cr_assert_eq(alcm_writer_finish(w), ALCM_OK);
+  alcm_writer_close(w);
+
+  static uint8_t got[sizeof v], streamed[sizeof v];
+  const unsigned counts[] = {1, 2, 5};
+  for (size_t k = 0; k < 3; k++) {
+    alcm_reader *r = open_threads(path, counts[k]);
+    alcm_entry_info e;
+    cr_assert_eq(alcm_reader_entry(r, 0, &e), ALCM_OK);
+    cr_assert_eq(e.chunk_count, 9);
+    memset(got, 0, sizeof got);
+    cr_assert_eq(alcm_reader_read(r, 0, got, sizeof got), ALCM_OK);
+    cr_assert(memcmp(got, v, sizeof v) == 0, "threads %u", counts[k]);
+    size_t n = 0;
+    memset(got, 0, sizeof got);
+    cr_assert_eq(alcm_reader_read_chunks(r, 0, 2, 7, got, sizeof got, &n),
+                 ALCM_OK);
+    cr_assert_eq(n, sizeof v - 2 * 4096);
+    cr_assert(memcmp(got, (const uint8_t *)v + 2 * 4096, n) == 0);
+    uint8_t *p = streamed;
+    cr_assert_eq(alcm_reader_stream(r, 0, collect_sink, &p), ALCM_OK);
+    cr_assert_eq((size_t)(p - streamed), sizeof v);
+    cr_assert(memcmp(streamed, v, sizeof v) == 0);
+    alcm_reader_close(r);
+  }
+
+  /* Break one payload byte of chunks 3 and 6 (stored-hash errors). */
+  static uint8_t file[1 << 16];
+  const size_t size = read_file(path, file, sizeof file);
+  alcm_reader *r = open_threads(path, 1);
+  for (uint32_t j = 3; j <= 6; j += 3) {
+    alcm_chunk_info ci;
+    cr_assert_eq(alcm_reader_chunk(r, 0, j, &ci), ALCM_OK);
+    file[ci.frame_offset + ALCM_FRAME_HEADER_SIZE + 1] ^= 0x40;
+  }
+  alcm_reader_close(r);
+  write_file(path, file, size);
+  char first[ALCM_MSG_SIZE];
+  for (size_t k = 0; k < 3; k++) {
+    r = open_threads(path, counts[k]);
+    cr_assert_eq(alcm_reader_read(r, 0, got, sizeof got), ALCM_ERR_CHECKSUM);
+    if (k == 0) {
+      snprintf(first, sizeof first, "%s", alcm_reader_message(r));
+      cr_assert(strstr(first, "chunk 3"), "%s", first);
+    } else {
+      cr_assert_str_eq(alcm_reader_message(r), first, "threads %u", counts[k]);
+    }
+    uint8_t *p = streamed;
+    cr_assert_eq(alcm_reader_stream(r, 0, collect_sink, &p), ALCM_ERR_CHECKSUM);
+    cr_assert(strstr(alcm_reader_message(r), "chunk 3"), "%s",
+              alcm_reader_message(r));
+    alcm_reader_close(r);
+  }
+}
