@@ -7,7 +7,7 @@ meta:
   endian: le
 doc: |
   Layout of an .alcm archive as specified by spec/alcm-format.md (format
-  1.2; the spec is normative). The file is
+  1.3; the spec is normative). The file is
 
     header | gap | { frame header | payload | gap }* | index | footer
 
@@ -25,7 +25,8 @@ doc: |
   required, zero points rejected) and the 64-byte adaptive block; and the
   metadata key alcm.scheduler (scheduler_state). Rules the expression
   language cannot state (numel x 2, required sections) are checked by
-  tests/kaitai/compare.js.
+  tests/kaitai/compare.js. 1.3 adds rans block mode 3 (RANS32), inside
+  payloads, which this description does not decode.
 doc-ref: spec/alcm-format.md
 seq:
   - id: header

@@ -1,5 +1,5 @@
 /*
- * alcm_format.h - wire constants of the .alcm container, format v1.2.
+ * alcm_format.h - wire constants of the .alcm container, format v1.3.
  *
  * This header mirrors spec/alcm-format.md field by field; the spec is
  * normative. Every offset below is relative to the start of the structure
@@ -14,7 +14,8 @@
 
 /* ---- format version (spec "Version") -------------------------------- */
 #define ALCM_FORMAT_MAJOR 1u
-#define ALCM_FORMAT_MINOR 2u /* 1.2: adaptive entries (codes + sections) */
+#define ALCM_FORMAT_MINOR 3u /* 1.2: adaptive entries (codes + sections);
+                                1.3: rans block mode RANS32 */
 
 /* ---- file header (spec "File header"), 32 bytes at offset 0 ---------- */
 #define ALCM_HEADER_SIZE 32u

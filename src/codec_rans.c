@@ -1,11 +1,11 @@
 /*
- * codec_rans.c - codec 3 "rans": blocked order-0 rANS with 8 interleaved
- * 32-bit states and 16-bit renormalization (spec "Codecs", "rans
- * payload"; format 1.1).
+ * codec_rans.c - codec 3 "rans": blocked order-0 rANS with 8 (RANS) or
+ * 32 (RANS32, format 1.3) interleaved 32-bit states and 16-bit
+ * renormalization (spec "Codecs", "rans payload"; format 1.1).
  *
  * The payload is a sequence of blocks that cover the input in order.
  * Each block is RAW (bytes copied), CONSTANT (one byte repeated) or RANS
- * (a frequency table normalized to 2^12, then one rANS stream). Blocks
+ * / RANS32 (a frequency table normalized to 2^12, then one rANS stream). Blocks
  * are coded independently, so the statistics adapt every block and a
  * bad block never makes the decoder read outside its own bytes.
  *
@@ -13,15 +13,17 @@
  * (ryg_rans, public domain): state x in [L, 2^31) with L = 2^15, 16-bit
  * words, encoder division replaced by a reciprocal multiply (Alverson),
  * decoder one table lookup per symbol. Symbol i of a block belongs to
- * lane i mod 8; the lanes share one word stream, which the encoder
- * writes backwards and the decoder reads forwards. Eight independent
- * lanes hide the multiply and load latencies; the renormalization is
- * branch-free because at ~2.6 bits per symbol it is taken about one
- * time in six, which a branch predictor cannot learn.
+ * lane i mod K (K = 8, or 32 in a RANS32 block); the lanes share one word
+ * stream, which the encoder writes backwards and the decoder reads
+ * forwards. Independent lanes hide the multiply and load latencies; the
+ * renormalization is branch-free because at ~2.6 bits per symbol it is
+ * taken about one time in six, which a branch predictor cannot learn.
  *
  * On x86 an AVX2 encoder and decoder (chosen at run time, same bytes
  * and same acceptance as the scalar code, which stays the reference)
- * do the bulk of each block.
+ * do the bulk of each block: one 8-lane vector per RANS block, with up
+ * to four blocks side by side, or four vectors for a RANS32 block, which
+ * the encoder writes where a payload has too few blocks to interleave.
  *
  * Thread-safe: no state outside the call; tables live on the stack
  * (about 70 KiB when decoding: four blocks' tables).
@@ -46,8 +48,9 @@ static int rans_simd(void) { return 0; }
 #define SCALE_BITS 12u
 #define SCALE (1u << SCALE_BITS) /* frequencies sum to this */
 #define STATE_L (1u << 15)       /* states live in [STATE_L, 2^31) */
-#define LANES 8u
-#define STATES_SIZE (4u * LANES) /* the 8 initial decoder states */
+#define LANES 8u    /* lanes of a RANS block */
+#define LANES32 32u /* lanes of a RANS32 block (format 1.3) */
+#define STATES_SIZE (4u * LANES) /* a RANS block's 8 initial states */
 /* Blocks coded or decoded side by side (4 decode tables: 64 KiB, L1/L2) */
 #define GROUP 4
 
@@ -56,6 +59,7 @@ static int rans_simd(void) { return 0; }
 #define MODE_RAW 0u
 #define MODE_CONST 1u
 #define MODE_RANS 2u
+#define MODE_RANS32 3u
 #define BLOCK_LEN_MAX (1u << 24)
 
 /* Level picks the block size: 2^(16 + level) bytes. 64 KiB (level 0) keeps
@@ -70,6 +74,10 @@ static int rans_simd(void) { return 0; }
  * len >> GAIN_SHIFT bytes (1/256, i.e. ~0.03 bit per byte): below that,
  * decoding at memcpy speed is worth more than the bytes. */
 #define GAIN_SHIFT 8u
+
+/* Shortest block coded with 32 lanes (when the payload allows them): the
+ * 96 extra state bytes stay under ~1.5 % of its stream. */
+#define RANS32_MIN_LEN (16u * 1024u)
 
 _Static_assert(((size_t)1 << (BLOCK_LOG2_BASE + LEVEL_MAX)) <= BLOCK_LEN_MAX,
                "block length must fit the header's 24 bits");
@@ -235,47 +243,28 @@ static void enc_init(enc_sym *e, uint32_t start, uint32_t freq) {
     (x) += e_->bias + q_ * e_->cmpl;                                      \
   } while (0)
 
-/* Encode src[0..n) backwards into [lo, hi); returns the stream start or
- * NULL when it does not fit. Stream = 8 states (lane 0 first) + words.
- * The lane states are eight named locals, never an array, so that gcc
- * keeps them in registers instead of packing them into vectors. */
+/* Encode src[0..n) backwards into [lo, hi) with `lanes` lanes (8 or 32);
+ * returns the stream start or NULL when it does not fit. Stream = the
+ * lane states (lane 0 first) + words. The scalar reference; the AVX2
+ * code below gives the same bytes. */
 static uint8_t *rans_encode(uint8_t *lo, uint8_t *hi, const uint8_t *src,
-                            size_t n, const enc_sym tab[256]) {
+                            size_t n, const enc_sym tab[256],
+                            unsigned lanes) {
   uint8_t *p = hi;
-  uint32_t x0 = STATE_L, x1 = STATE_L, x2 = STATE_L, x3 = STATE_L,
-           x4 = STATE_L, x5 = STATE_L, x6 = STATE_L, x7 = STATE_L;
-  const size_t whole = n & ~(size_t)(LANES - 1);
-  const uint8_t *const t = src + whole; /* the 0..7 last symbols */
-  if ((size_t)(p - lo) < 2 * LANES) return NULL;
-  if (n - whole > 6) ENC(x6, t[6]);
-  if (n - whole > 5) ENC(x5, t[5]);
-  if (n - whole > 4) ENC(x4, t[4]);
-  if (n - whole > 3) ENC(x3, t[3]);
-  if (n - whole > 2) ENC(x2, t[2]);
-  if (n - whole > 1) ENC(x1, t[1]);
-  if (n - whole > 0) ENC(x0, t[0]);
-  for (size_t i = whole; i > 0; i -= LANES) {
-    if ((size_t)(p - lo) < 2 * LANES) return NULL; /* 8 words at most */
-    const uint8_t *const s = src + i - LANES;
-    ENC(x7, s[7]);
-    ENC(x6, s[6]);
-    ENC(x5, s[5]);
-    ENC(x4, s[4]);
-    ENC(x3, s[3]);
-    ENC(x2, s[2]);
-    ENC(x1, s[1]);
-    ENC(x0, s[0]);
+  uint32_t x[LANES32];
+  for (unsigned j = 0; j < lanes; j++) x[j] = STATE_L;
+  const size_t whole = n & ~(size_t)(lanes - 1);
+  const uint8_t *const t = src + whole; /* the last n % lanes symbols */
+  if ((size_t)(p - lo) < 2 * lanes) return NULL;
+  for (size_t j = n - whole; j-- > 0;) ENC(x[j], t[j]);
+  for (size_t i = whole; i > 0; i -= lanes) {
+    if ((size_t)(p - lo) < 2 * lanes) return NULL; /* a word per lane */
+    const uint8_t *const g = src + i - lanes;
+    for (unsigned j = lanes; j-- > 0;) ENC(x[j], g[j]);
   }
-  if ((size_t)(p - lo) < STATES_SIZE) return NULL;
-  p -= STATES_SIZE;
-  alcm_st32(p, x0);
-  alcm_st32(p + 4, x1);
-  alcm_st32(p + 8, x2);
-  alcm_st32(p + 12, x3);
-  alcm_st32(p + 16, x4);
-  alcm_st32(p + 20, x5);
-  alcm_st32(p + 24, x6);
-  alcm_st32(p + 28, x7);
+  if ((size_t)(p - lo) < 4 * lanes) return NULL;
+  p -= 4 * lanes;
+  for (unsigned j = 0; j < lanes; j++) alcm_st32(p + 4 * j, x[j]);
   return p;
 }
 
@@ -302,13 +291,14 @@ typedef struct {
   const uint8_t *src;
   size_t len;
   unsigned mode, first, last;
-  size_t table; /* table bytes */
+  unsigned lanes; /* RANS: 8, or 32 (written as mode RANS32) */
+  size_t table;   /* table bytes */
   uint32_t freq[256];
   enc_sym tab[256];
   enc_vec_tab vt;
   uint8_t *lo, *hi, *q, *p;
   size_t left;
-  uint32_t x[LANES];
+  uint32_t x[LANES32];
   int ok;
 } enc_block;
 
@@ -461,6 +451,30 @@ static AVX2_FN void enc_bulk_avx2_x4(enc_block *a, enc_block *b, enc_block *c,
   enc_store(c, xc);
   enc_store(d, xd);
 }
+
+/* A RANS32 block: lanes 24..31, then 16..23, 8..15, 0..7 per group of 32
+ * symbols, each vector writing its words in lane order below the last,
+ * as the scalar code does lane by lane; four independent chains. */
+static AVX2_FN void enc_bulk_avx2_32(enc_block *b) {
+  if (!b->ok) return;
+  __m256i x[4];
+  for (unsigned v = 0; v < 4; v++)
+    x[v] = _mm256_loadu_si256((const __m256i *)(const void *)(b->x + 8 * v));
+  while (b->left > 0) {
+    if ((size_t)(b->q - b->lo) < 2 * LANES32) {
+      b->ok = 0;
+      break;
+    }
+    b->left -= LANES32;
+    const uint8_t *const g = b->src + b->left;
+    x[3] = avx2_enc_step(x[3], g + 24, &b->vt, &b->q);
+    x[2] = avx2_enc_step(x[2], g + 16, &b->vt, &b->q);
+    x[1] = avx2_enc_step(x[1], g + 8, &b->vt, &b->q);
+    x[0] = avx2_enc_step(x[0], g, &b->vt, &b->q);
+  }
+  for (unsigned v = 0; v < 4; v++)
+    _mm256_storeu_si256((__m256i *)(void *)(b->x + 8 * v), x[v]);
+}
 #endif
 
 static size_t put_header(uint8_t *dst, unsigned mode, size_t len) {
@@ -479,12 +493,13 @@ static size_t raw_block(uint8_t *dst, size_t cap, const uint8_t *src,
 /* Estimated RANS block size: exact header, table and stream length
  * field, plus sum count * log2(SCALE / freq) bits and the states. */
 static uint64_t rans_estimate(const uint32_t count[256],
-                              const uint32_t freq[256], size_t table) {
+                              const uint32_t freq[256], size_t table,
+                              unsigned lanes) {
   uint64_t bits256 = 0; /* in 1/256 bit */
   for (unsigned s = 0; s < 256; s++)
     if (count[s])
       bits256 += (uint64_t)count[s] * ((SCALE_BITS << 8) - log2_fix8(freq[s]));
-  return BLOCK_HEADER_SIZE + table + 4 + STATES_SIZE + (bits256 >> 11) + 2;
+  return BLOCK_HEADER_SIZE + table + 4 + 4 * lanes + (bits256 >> 11) + 2;
 }
 
 /* Near-random blocks (the mantissa planes of real weights, ~7.97 bits per
@@ -526,12 +541,16 @@ static int sample_says_raw(const uint8_t *src, size_t len) {
   return bits256 >= (uint64_t)n * SAMPLE_RAW_BITS256;
 }
 
-/* Decide a block's mode; for RANS also its table and coder tables. */
+/* Decide a block's mode; for RANS also its lanes, table and coder tables.
+ * RANS32 (32 lanes: four independent chains, 96 more state bytes) where
+ * the caller allows it and the block is long enough for the states to
+ * cost little. */
 static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
-                        int simd) {
+                        int simd, int lanes32) {
   b->src = src;
   b->len = len;
   b->mode = MODE_RAW;
+  b->lanes = LANES;
   b->p = NULL;
   if (sample_says_raw(src, len)) return;
   uint32_t count[256];
@@ -551,7 +570,8 @@ static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
   }
   normalize(count, (uint32_t)len, b->freq);
   b->table = table_write(NULL, 0, b->freq, b->first, b->last);
-  if (rans_estimate(count, b->freq, b->table) + (len >> GAIN_SHIFT) >=
+  b->lanes = lanes32 && len >= RANS32_MIN_LEN ? LANES32 : LANES;
+  if (rans_estimate(count, b->freq, b->table, b->lanes) + (len >> GAIN_SHIFT) >=
       BLOCK_HEADER_SIZE + len)
     return;
   b->mode = MODE_RANS;
@@ -582,27 +602,32 @@ static void encode_streams(enc_block *b, size_t n, int simd) {
     for (size_t i = 0; i < n; i++) {
       if (b[i].mode != MODE_RANS) continue;
       enc_block *const e = &b[i];
-      /* the 0..7 last symbols first, in scalar code, as rans_encode */
-      e->ok = e->hi > e->lo && (size_t)(e->hi - e->lo) >= 2 * LANES;
-      e->q = e->hi;
-      for (unsigned j = 0; j < LANES; j++) e->x[j] = STATE_L;
-      e->left = e->len & ~(size_t)(LANES - 1);
+      const unsigned lanes = e->lanes;
+      /* the last n % lanes symbols first, in scalar code, as rans_encode */
+      e->ok = e->hi > e->lo && (size_t)(e->hi - e->lo) >= 2 * lanes;
+      for (unsigned j = 0; j < lanes; j++) e->x[j] = STATE_L;
+      e->left = e->len & ~(size_t)(lanes - 1);
       const enc_sym *const tab = e->tab;
-      uint8_t *p = e->q;
+      uint8_t *p = e->hi;
       if (e->ok)
         for (size_t j = e->len - e->left; j-- > 0;)
           ENC(e->x[j], e->src[e->left + j]);
       e->q = p;
-      r[k++] = e;
+      if (lanes == LANES)
+        r[k++] = e;
+      else
+        enc_bulk_avx2_32(e);
     }
     if (k == 4) enc_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
     if (k >= 2) enc_bulk_avx2_x2(r[k - 2], r[k - 1]);
-    for (size_t i = 0; i < k; i++) {
-      enc_block *const e = r[i];
-      enc_bulk_avx2(e);
-      if (e->ok && (size_t)(e->q - e->lo) >= STATES_SIZE) {
-        e->p = e->q - STATES_SIZE;
-        for (unsigned j = 0; j < LANES; j++) alcm_st32(e->p + 4 * j, e->x[j]);
+    for (size_t i = 0; i < k; i++) enc_bulk_avx2(r[i]);
+    for (size_t i = 0; i < n; i++) {
+      enc_block *const e = &b[i];
+      const size_t states = 4 * (size_t)e->lanes;
+      if (e->mode == MODE_RANS && e->ok && (size_t)(e->q - e->lo) >= states) {
+        e->p = e->q - states;
+        for (unsigned j = 0; j < e->lanes; j++)
+          alcm_st32(e->p + 4 * j, e->x[j]);
       }
     }
     return;
@@ -612,7 +637,8 @@ static void encode_streams(enc_block *b, size_t n, int simd) {
 #endif
   for (size_t i = 0; i < n; i++)
     if (b[i].mode == MODE_RANS && b[i].hi > b[i].lo)
-      b[i].p = rans_encode(b[i].lo, b[i].hi, b[i].src, b[i].len, b[i].tab);
+      b[i].p = rans_encode(b[i].lo, b[i].hi, b[i].src, b[i].len, b[i].tab,
+                           b[i].lanes);
 }
 
 /* Write block b at dst (cap bytes); 0 if it does not fit. A RANS block
@@ -631,7 +657,7 @@ static size_t encode_emit(uint8_t *dst, size_t cap, const enc_block *b) {
     const size_t stream = b->p ? (size_t)(b->hi - b->p) : 0;
     if (!b->p || head + stream >= raw_total || head + stream > cap) break;
     memmove(dst + head, b->p, stream);
-    put_header(dst, MODE_RANS, b->len);
+    put_header(dst, b->lanes == LANES32 ? MODE_RANS32 : MODE_RANS, b->len);
     table_write(dst + BLOCK_HEADER_SIZE, b->table, b->freq, b->first, b->last);
     alcm_st32(dst + head - 4, (uint32_t)stream);
     return head + stream;
@@ -651,7 +677,8 @@ static size_t rans_bound(size_t src_size) {
  * the payload does not fit dst_capacity; the caller then stores raw.
  *
  * Blocks go GROUP at a time: planned, their RANS streams coded side by
- * side, then written in order. Block k's stream is coded into the place
+ * side, then written in order. A payload of fewer than GROUP blocks has
+ * no neighbours to interleave with, so its long blocks use 32 lanes. Block k's stream is coded into the place
  * it would start at if every block before it in the group came out RAW
  * (the most any block takes), so it only ever moves down, never over a
  * later block's stream, and needs no buffer of its own. */
@@ -662,6 +689,7 @@ static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
   const uint8_t *const s = src;
   const size_t bs = block_size(level);
   enc_block b[GROUP];
+  const int lanes32 = (src_size - 1) / bs + 1 < GROUP;
   size_t out = 0;
   for (size_t pos = 0; pos < src_size;) {
     size_t n = 0, worst = 0; /* worst: the group's size if all RAW */
@@ -670,7 +698,7 @@ static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
       if (n > 0 && worst + BLOCK_HEADER_SIZE + len > dst_capacity - out) break;
       const size_t base = out + worst; /* <= dst_capacity */
       enc_block *const e = &b[n++];
-      encode_plan(e, s + pos, len, simd);
+      encode_plan(e, s + pos, len, simd, lanes32);
       if (e->mode == MODE_RANS) {
         const size_t room = dst_capacity - base;
         const size_t hi = BLOCK_HEADER_SIZE + len < room
@@ -812,10 +840,28 @@ typedef struct {
   size_t done, n; /* symbols decoded, block length */
   const uint8_t *p, *end;
   const uint32_t *dtab;
-  uint32_t x[LANES];
+  unsigned lanes; /* 8 (RANS) or 32 (RANS32) */
+  uint32_t x[LANES32];
 } rans_stream;
 
+/* The bulk of a RANS32 block, lane by lane (the scalar reference). */
+static void bulk_scalar32(rans_stream *s) {
+  const uint8_t *p = s->p;
+  const uint8_t *const end = s->end;
+  const uint32_t *const dtab = s->dtab;
+  for (; s->n - s->done >= LANES32 && (size_t)(end - p) >= 2 * LANES32;
+       s->done += LANES32) {
+    uint8_t *const o = s->out + s->done;
+    for (unsigned j = 0; j < LANES32; j++) DEC(s->x[j], o[j]);
+  }
+  s->p = p;
+}
+
 static void stream_bulk_scalar(rans_stream *s) {
+  if (s->lanes == LANES32) {
+    bulk_scalar32(s);
+    return;
+  }
   const size_t whole = (s->n - s->done) & ~(size_t)(LANES - 1);
   s->done += bulk_scalar(s->out + s->done, whole, &s->p, s->end, s->dtab, s->x);
 }
@@ -824,11 +870,11 @@ static void stream_bulk_scalar(rans_stream *s) {
  * compliance checks. 0 on success. */
 static int stream_finish(rans_stream *s) {
   for (size_t i = s->done; i < s->n; i++)
-    if (dec_checked(&s->x[i & (LANES - 1)], s->out + i, &s->p, s->end,
+    if (dec_checked(&s->x[i & (s->lanes - 1)], s->out + i, &s->p, s->end,
                     s->dtab))
       return 1;
   if (s->p != s->end) return 1;
-  for (unsigned j = 0; j < LANES; j++)
+  for (unsigned j = 0; j < s->lanes; j++)
     if (s->x[j] != STATE_L) return 1;
   return 0;
 }
@@ -969,6 +1015,26 @@ static AVX2_FN void stream_bulk_avx2_x4(rans_stream *a, rans_stream *b,
   avx2_store_states(c, xc);
   avx2_store_states(d, xd);
 }
+
+/* A RANS32 block: lanes 0..7, 8..15, 16..23, 24..31 per group of 32
+ * symbols, each vector taking its refill words in lane order after the
+ * previous one's, as the scalar code does lane by lane. The four chains
+ * are independent but for the stream pointer. */
+static AVX2_FN void stream_bulk_avx2_32(rans_stream *s) {
+  __m256i x[4];
+  for (unsigned v = 0; v < 4; v++)
+    x[v] = _mm256_loadu_si256((const __m256i *)(const void *)(s->x + 8 * v));
+  for (; s->n - s->done >= LANES32 && (size_t)(s->end - s->p) >= 2 * LANES32;
+       s->done += LANES32) {
+    uint8_t *const o = s->out + s->done;
+    x[0] = avx2_step(x[0], s->dtab, &s->p, o);
+    x[1] = avx2_step(x[1], s->dtab, &s->p, o + 8);
+    x[2] = avx2_step(x[2], s->dtab, &s->p, o + 16);
+    x[3] = avx2_step(x[3], s->dtab, &s->p, o + 24);
+  }
+  for (unsigned v = 0; v < 4; v++)
+    _mm256_storeu_si256((__m256i *)(void *)(s->x + 8 * v), x[v]);
+}
 #endif
 
 /* Decode the pending blocks (at most GROUP), side by side where the
@@ -976,9 +1042,16 @@ static AVX2_FN void stream_bulk_avx2_x4(rans_stream *a, rans_stream *b,
 static int streams_run(rans_stream *s, size_t count, int simd) {
 #if ALCM_RANS_X86
   if (simd) {
-    if (count == 4) stream_bulk_avx2_x4(&s[0], &s[1], &s[2], &s[3]);
-    if (count >= 2) stream_bulk_avx2_x2(&s[count - 2], &s[count - 1]);
-    for (size_t k = 0; k < count; k++) stream_bulk_avx2(&s[k]);
+    rans_stream *r[GROUP]; /* the 8-lane ones, side by side */
+    size_t k = 0;
+    for (size_t i = 0; i < count; i++)
+      if (s[i].lanes == LANES)
+        r[k++] = &s[i];
+      else
+        stream_bulk_avx2_32(&s[i]);
+    if (k == 4) stream_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
+    if (k >= 2) stream_bulk_avx2_x2(r[k - 2], r[k - 1]);
+    for (size_t i = 0; i < k; i++) stream_bulk_avx2(r[i]);
   }
 #else
   (void)simd;
@@ -1016,20 +1089,23 @@ static size_t parse_block(const uint8_t **pp, const uint8_t *end,
     if (p == end) return 0;
     memset(out, *p++, len);
     break;
-  case MODE_RANS: {
+  case MODE_RANS:
+  case MODE_RANS32: {
+    const unsigned lanes = mode == MODE_RANS32 ? LANES32 : LANES;
     if (table_read(&p, end, dtab) != 0) return 0;
     if ((size_t)(end - p) < 4) return 0;
     const size_t stream = alcm_le32(p);
     p += 4;
-    if ((size_t)(end - p) < stream || stream < STATES_SIZE) return 0;
-    for (unsigned j = 0; j < LANES; j++) {
+    if ((size_t)(end - p) < stream || stream < 4 * (size_t)lanes) return 0;
+    for (unsigned j = 0; j < lanes; j++) {
       s->x[j] = alcm_le32(p + 4 * j);
       if (!state_ok(s->x[j])) return 0;
     }
     s->out = out;
     s->done = 0;
     s->n = len;
-    s->p = p + STATES_SIZE;
+    s->lanes = lanes;
+    s->p = p + 4 * (size_t)lanes;
     s->end = p + stream;
     s->dtab = dtab;
     p += stream;
