@@ -359,6 +359,12 @@ void alcm_index_free(alcm_index *idx, const alcm_mem *m);
 /* ---- handle internals for importers/exporters (writer.c, reader.c) ---- */
 alcm_msg *alcm_writer_msg_(alcm_writer *w);
 const alcm_mem *alcm_writer_mem_(const alcm_writer *w);
+/* alcm_writer_write of n bytes at offset of in, read straight into the
+ * writer's chunk buffers (no bounce buffer, no copy). A read error is
+ * returned as it is (message in the writer), like one from the caller's
+ * own read before a write. */
+alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
+                                    uint64_t offset, uint64_t n);
 alcm_msg *alcm_reader_msg_(alcm_reader *r);
 const alcm_mem *alcm_reader_mem_(const alcm_reader *r);
 

@@ -34,33 +34,13 @@ typedef unsigned long long ull; /* for printf of uint64_t without PRIu64 */
 alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
                               uint64_t offset, uint64_t n, const char *path,
                               const char *tensor) {
-  alcm_msg *const msg = alcm_writer_msg_(w);
-  const alcm_mem *const m = alcm_writer_mem_(w);
-  /* One bounded buffer per tensor: memory does not grow with the file. */
-  const size_t cap = n < ALCM_IO_PIECE ? (size_t)n : ALCM_IO_PIECE;
-  uint8_t *const buf = alcm_mem_alloc(m, cap);
-  if (!buf)
-    return alcm_fail(msg, ALCM_ERR_NOMEM, "%s: tensor '%s': %zu-byte buffer",
-                     path, tensor, cap);
-  alcm_status s = ALCM_OK;
-  uint64_t done = 0;
-  while (done < n && s == ALCM_OK) {
-    const uint64_t left = n - done;
-    const size_t piece = left < cap ? (size_t)left : cap;
-    const uint64_t at = offset + done;
-    s = alcm_infile_read(in, at, buf, piece, msg);
-    if (s != ALCM_OK) {
-      alcm_msg_prefix(msg, "%s: tensor '%s': reading %zu bytes at offset %llu",
-                       path, tensor, piece, (ull)at);
-      break;
-    }
-    s = alcm_writer_write(w, buf, piece);
-    if (s != ALCM_OK)
-      alcm_msg_prefix(msg, "%s: tensor '%s': data at offset %llu", path,
-                       tensor, (ull)at);
-    done += piece;
-  }
-  alcm_mem_free(m, buf);
+  /* Read straight into the writer's chunks: memory does not grow with the
+   * file and no byte is copied twice. */
+  const alcm_status s = alcm_writer_write_from_(w, in, offset, n);
+  if (s != ALCM_OK)
+    alcm_msg_prefix(alcm_writer_msg_(w),
+                    "%s: tensor '%s': %llu bytes at offset %llu", path, tensor,
+                    (ull)n, (ull)offset);
   return s;
 }
 

@@ -620,6 +620,41 @@ alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
   return put_bytes(w, data, size);
 }
 
+alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
+                                    uint64_t offset, uint64_t n) {
+  if (!w || !in) return ALCM_ERR_ARGUMENT;
+  alcm_status st = usable(w, true, "write");
+  if (st) return st;
+  alcm_entry *e = current(w);
+  if (n > w->expected - w->written)
+    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
+                     "%s '%s': %llu more bytes after %llu of %llu",
+                     e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
+                     (unsigned long long)n, (unsigned long long)w->written,
+                     (unsigned long long)w->expected);
+  if (w->holding) { /* adaptive mode: the whole tensor in hold */
+    if (n && (st = alcm_infile_read(in, offset, w->hold + w->written,
+                                    (size_t)n, &w->msg)))
+      return st;
+    w->written += n;
+    return ALCM_OK;
+  }
+  while (n > 0) {
+    slot *s;
+    if ((st = slot_for_bytes(w, &s))) return st;
+    const size_t room = w->chunk_size - s->raw_size;
+    const size_t k = n < room ? (size_t)n : room;
+    uint8_t *const at = s->raw + s->raw_size;
+    if ((st = alcm_infile_read(in, offset, at, k, &w->msg))) return st;
+    alcm_hash128_update(w->content, at, k);
+    s->raw_size += k;
+    w->written += k;
+    offset += k;
+    n -= k;
+  }
+  return ALCM_OK;
+}
+
 static alcm_status end_held(alcm_writer *w);
 
 alcm_status alcm_writer_end(alcm_writer *w) {
