@@ -147,6 +147,7 @@ def rd(build, corpus, out):
             print("uniform-pack int%d: %.2f dB, %.3fx" % (b, p["snr_db"],
                                                         p["ratio"]),
                   file=sys.stderr)
+    res["baseline"] = issue_baseline(files)
     try:
         import zfpy
     except ImportError:
@@ -179,6 +180,51 @@ def rd(build, corpus, out):
         print("zfp r=%g: %.2f dB, %.3fx" % (r, p["snr_db"], p["ratio"]),
               file=sys.stderr)
     return res
+
+
+def issue_baseline(files, bits=(3, 4, 5, 6, 7, 8), levels=(1, 19)):
+    """The issue's baseline over the same files: every tensor the adaptive
+    path quantizes (ndim >= 2, >= 1024 elements) as per-channel absmax
+    int-b (channel = last axis, the output channel of these tfjs HWIO and
+    [in, out] tensors; q = round(x / s), s = max|x| / (2^(b-1) - 1)), one
+    int8 byte per code; per file ONE zstd stream (the `zstd` program at
+    -1 and -19) of all codes, the f32 scales and every other tensor's raw
+    bytes; ratio = file bytes / (that stream + the safetensors header)."""
+    loaded = [load_safetensors(f) for f in files]
+    out = []
+    for b in bits:
+        qmax = 2 ** (b - 1) - 1
+        for level in levels:
+            fbytes = zbytes = 0
+            ssx = sse = 0.0
+            for tensors, size in loaded:
+                parts = []
+                fbytes += size
+                zbytes += size - sum(a.nbytes for _, a, _ in tensors)
+                for _, arr, _ in tensors:
+                    x = arr.astype(np.float64)
+                    ssx += float((x * x).sum())
+                    if not quantizable(arr):
+                        parts.append(arr.tobytes())
+                        continue
+                    xm = x.reshape(-1, x.shape[-1])
+                    am = np.abs(xm).max(axis=0)
+                    s = (am / qmax).astype(np.float32).astype(np.float64)
+                    s = np.where(s > 0, s, 1.0)
+                    q = np.clip(np.round(xm / s), -qmax, qmax)
+                    sse += float(((xm - q * s) ** 2).sum())
+                    parts.append(q.astype(np.int8).tobytes())
+                    parts.append(s.astype("<f4").tobytes())
+                z = subprocess.run(["zstd", "-q", "-c", "-%d" % level],
+                                   input=b"".join(parts), check=True,
+                                   capture_output=True).stdout
+                zbytes += len(z)
+            p = {"bits": b, "zstd_level": level, "ratio": fbytes / zbytes,
+                 "snr_db": 10 * np.log10(ssx / sse)}
+            out.append(p)
+            print("baseline int%d zstd -%d: %.2f dB, %.3fx" %
+                  (b, level, p["snr_db"], p["ratio"]), file=sys.stderr)
+    return out
 
 
 # ---- the documents' experiment ---------------------------------------------

@@ -273,7 +273,7 @@ ALCM_API void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
                                  uint64_t *file_ret);
 
 
-/* ---- adaptive (lossy) encoding, format 1.2 (spec/adaptive.md) ----------- */
+/* ---- adaptive (lossy) encoding, format 1.2/1.3 (spec/adaptive.md) ------- */
 /** Error bound of an adaptive tensor (values fixed). */
 typedef enum {
   ALCM_ERROR_BOUND_NONE = 0,    /* bits from the entropy map, scales from ranges */
@@ -326,6 +326,9 @@ typedef struct {
   void (*on_tensor)(void *opaque, const char *name,
                     const alcm_adaptive_report *report);
   void *opaque;
+  int informative_sections; /* non-zero: also store the entropy map (1)
+                               and statistics (6) sections, which no
+                               decoder needs (default 0: left out) */
 } alcm_adaptive_options;
 
 /** Fill *opt with the defaults above and set sizeof_options. */
