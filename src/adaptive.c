@@ -51,6 +51,9 @@ static alcm_status check_params(const alcm_adaptive_params *p,
        (p->bound != ALCM_BOUND_SNR && !(p->bound_value > 0))))
     return alcm_fail(msg, ALCM_ERR_ARGUMENT, "error bound %d of %g",
                      (int)p->bound, p->bound_value);
+  if (p->snr_candidates < 0 || p->snr_candidates > 2)
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT, "SNR candidates %d",
+                     p->snr_candidates);
   if (p->map > ALCM_MAP_UNIFORM ||
       (p->map == ALCM_MAP_PREDICTOR && !p->predictor))
     return alcm_fail(msg, ALCM_ERR_ARGUMENT, "entropy map source %d",
@@ -325,7 +328,7 @@ static alcm_status choose_for_snr(enc *e, double snr_db, double *cost) {
     s = alcm_fail(e->msg, ALCM_ERR_NOMEM, "SNR search of %zu channels", C);
   } else {
     double global_cost = INFINITY;
-    if (step_for_snr(e, snr_db)) {
+    if (e->p->snr_candidates != 1 && step_for_snr(e, snr_db)) {
       global_cost = code_cost(e, hist);
       memcpy(sc, r->scales, C * sizeof *sc);
       memcpy(bt, r->bits, C);
@@ -334,7 +337,10 @@ static alcm_status choose_for_snr(enc *e, double snr_db, double *cost) {
     alcm_msg_clear(&m);
     alcm_msg *const keep = e->msg;
     e->msg = &m;
-    s = bits_for_snr(e, snr_db);
+    s = e->p->snr_candidates != 2
+            ? bits_for_snr(e, snr_db)
+            : alcm_fail(&m, ALCM_ERR_UNSUPPORTED, "no step meets SNR %g dB",
+                        snr_db);
     e->msg = keep;
     const double map_cost = s ? INFINITY : code_cost(e, hist);
     r->global_step = 0;

@@ -212,6 +212,10 @@ typedef struct {
   alcm_bound_kind bound;
   double bound_value;
   unsigned channel_axis;
+  /* SNR bound candidates (spec "SNR bound"): 0 both, the cheaper kept
+   * (default); 1 map widths only; 2 one step only (for the benchmark's
+   * ablation) */
+  int snr_candidates;
 } alcm_adaptive_params;
 /* Defaults of configs/encoder_config.yaml, no bound, axis 0, map UNIFORM
  * (no predictor given). */

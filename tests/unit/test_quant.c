@@ -550,37 +550,33 @@ Test(quant, byte_layout_width_order) {
 
 /* Format 1.2 (layout PACKED) still decodes: 3-bit offset codes 0, 6, 3
  * packed LSB-first in two bytes; a padding bit is ERR_RESERVED. */
-Test(quant, packed_layout_1_2) {
+static alcm_status decode_3x3bit(unsigned layout, const uint8_t codes[2],
+                                 float out[3]) {
   const uint64_t shape[2] = {1, 3};
   const float scales[1] = {0.5f};
   const uint8_t bits[1] = {3};
+  alcm_msg msg;
+  return alcm_adaptive_decode_layout(layout, ALCM_DTYPE_F32, 2, shape, 0,
+                                     scales, bits, NULL, 0, codes, 2, out,
+                                     3 * sizeof(float), &msg);
+}
+
+Test(quant, packed_layout_1_2) {
   uint8_t codes[2] = {0xf0, 0x00};
   float out[3];
-  alcm_msg msg;
-  cr_assert_eq(alcm_adaptive_decode_layout(ALCM_CODE_LAYOUT_PACKED,
-                                           ALCM_DTYPE_F32, 2, shape, 0, scales,
-                                           bits, NULL, 0, codes, 2, out,
-                                           sizeof out, &msg),
-               ALCM_OK, "%s", msg.text);
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_PACKED, codes, out), ALCM_OK);
   cr_assert_eq(out[0], -1.5f);
   cr_assert_eq(out[1], 1.5f);
   cr_assert_eq(out[2], 0.0f);
   codes[1] = 0x80;
-  cr_assert_eq(alcm_adaptive_decode_layout(ALCM_CODE_LAYOUT_PACKED,
-                                           ALCM_DTYPE_F32, 2, shape, 0, scales,
-                                           bits, NULL, 0, codes, 2, out,
-                                           sizeof out, &msg),
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_PACKED, codes, out),
                ALCM_ERR_RESERVED);
   codes[0] = 0xf7; /* first code 7 > 2 * qmax (6) */
   codes[1] = 0;
-  cr_assert_eq(alcm_adaptive_decode_layout(ALCM_CODE_LAYOUT_PACKED,
-                                           ALCM_DTYPE_F32, 2, shape, 0, scales,
-                                           bits, NULL, 0, codes, 2, out,
-                                           sizeof out, &msg),
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_PACKED, codes, out),
                ALCM_ERR_CORRUPT);
   /* the same values in the byte layout take 3 bytes, not 2 */
-  cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, scales, bits,
-                                    NULL, 0, codes, 2, out, sizeof out, &msg),
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_BYTES, codes, out),
                ALCM_ERR_CORRUPT);
 }
 
