@@ -15,7 +15,8 @@ rd: ratio vs SNR on the F32 corpus, every method over the same files:
     --json reports; lossless tensors add x^2 and no error).
   - uniform-pack: the same pack path with encoder_config base_precision =
     min_precision = b and no pruning, channel axis last: per-channel absmax
-    int-b in the same container (rans- or zstd-coded codes).
+    int-b in the same container (rans- or zstd-coded codes);
+    uniform_pack_axis0: the same along the default axis 0.
   - baseline: the issue's baseline, see issue_baseline().
   - zfp: fixed-accuracy ZFP (Debian python3-zfpy) on each tensor that the
     adaptive path quantizes (ndim >= 2, >= 1024 elements; singleton
@@ -97,7 +98,9 @@ def pack(build, args, out, inputs):
 
 
 def pack_point(build, files, args, tmp):
-    """Ratio and SNR of one pack setting over all files."""
+    """Ratio and SNR of one pack setting over all files. The SNR is taken
+    from the files alcm-unpack restores (dequantized); the per-tensor RMSE
+    the writer stored (alcm-inspect --json) must agree with it."""
     fbytes = abytes = 0
     ssx = sse = ssx_q = 0.0
     adaptive = 0
@@ -110,16 +113,27 @@ def pack_point(build, files, args, tmp):
         abytes += os.path.getsize(arc)
         doc = inspect(build, arc)
         by = {e["name"]: e for e in doc["entries"]}
+        back = os.path.join(tmp, "back.safetensors")
+        subprocess.run([os.path.join(build, "alcm-unpack"), "-q", "-f", "-o",
+                        back, arc], check=True)
+        out = {n: a for n, a, _ in load_safetensors(back)[0]}
+        os.unlink(back)
         for name, arr, _ in tensors:
             x = arr.astype(np.float64)
             sx = float((x * x).sum())
             ssx += sx
             e = by[name]
+            err = float(((x - out[name].astype(np.float64)) ** 2).sum())
             if e["encoding"] == 1:
                 adaptive += 1
-                tsnr.append(e["adaptive"]["snr_db"])
+                s = e["adaptive"]["snr_db"]  # null: no error (+inf)
+                tsnr.append(np.inf if s is None else s)
                 ssx_q += sx
-                sse += e["adaptive"]["rmse"] ** 2 * arr.size
+                stored = e["adaptive"]["rmse"] ** 2 * arr.size
+                assert abs(err - stored) <= 1e-6 * stored + 1e-30, name
+            else:
+                assert err == 0, name
+            sse += err
         os.unlink(arc)
     return {"ratio": fbytes / abytes, "snr_db": 10 * np.log10(ssx / sse),
             "snr_quantized_db": 10 * np.log10(ssx_q / sse),
@@ -166,6 +180,14 @@ def rd(build, corpus, out):
             print("uniform-pack int%d: %.2f dB, %.3fx" % (b, p["snr_db"],
                                                         p["ratio"]),
                   file=sys.stderr)
+            # the same along axis 0 (kernel rows of HWIO: few, wide
+            # "channels", close to one step per tensor)
+            p = pack_point(build, files, ["--mode", "adaptive", "--config",
+                                          cfg], tmp)
+            p["bits"] = b
+            res.setdefault("uniform_pack_axis0", []).append(p)
+            print("uniform-pack axis 0 int%d: %.2f dB, %.3fx" % (
+                b, p["snr_db"], p["ratio"]), file=sys.stderr)
     res["baseline"] = issue_baseline(files)
     try:
         import zfpy

@@ -104,12 +104,16 @@ def main(argv):
             print("| %d | %.1f | %.2fx | %s |" % (
                 p["target_db"], p["snr_db"], p["ratio"],
                 fmt(interp(rd["alcm"], p["snr_db"]))))
+    ax0 = rd.get("uniform_pack_axis0") or [{} for _ in uni]
     print("\n| uniform int-b (pack, config base = min = b, no pruning) | "
-          "SNR dB | ratio |")
-    print("|---|---:|---:|")
-    for p in uni:
-        print("| int%d | %.1f | %.2fx |" % (p["bits"], p["snr_db"],
-                                          p["ratio"]))
+          "SNR dB, axis last | ratio | SNR dB, axis 0 | ratio | ALCM at "
+          "axis 0's SNR |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for p, q in zip(uni, ax0):
+        a = interp(rd["alcm"], q["snr_db"]) if q else None
+        print("| int%d | %.1f | %.2fx | %s | %s | %s |" % (
+            p["bits"], p["snr_db"], p["ratio"],
+            fmt(q.get("snr_db"), "%.1f"), fmt(q.get("ratio")), fmt(a)))
     if zfp:
         print("\n| ZFP fixed accuracy, tolerance r x max\\|x\\| | SNR dB | "
               "ratio |")
