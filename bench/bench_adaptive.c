@@ -4,7 +4,10 @@
  * (b) each channel's measured code entropy, (c) uniform per-channel absmax
  * int-b, (d) the max-abs error bound mode (step from the bound), and
  * (e) the SNR bound with each of its candidates alone and both (the
- * pack default): map widths, one step for the tensor.
+ * pack default): map widths, one step for the tensor, and (f) one step
+ * per tensor at each tensor's own SNR under uniform int-b (c), so every
+ * tensor has the SNR (c) gives it: the quantizer compared without any
+ * reallocation between tensors.
  *
  *   alcm-bench-adaptive format/predictor_v1.bin bench/corpus/f32/\*.safetensors
  *
@@ -33,6 +36,26 @@ typedef struct {
   int candidates; /* (e): alcm_adaptive_params.snr_candidates */
   double prune;
 } row;
+
+/* The SNR tensor t gets as uniform per-channel absmax int-b (b = the
+ * row's min_precision). @return non-zero if it is not finite. */
+static int matched_snr(const alcm_adaptive_params *q,
+                       const corpus_tensor *t, const alcm_mem *mem,
+                       double *snr) {
+  alcm_adaptive_params u;
+  alcm_adaptive_params_init(&u);
+  u.map = ALCM_MAP_UNIFORM;
+  u.min_precision = u.base_precision = q->min_precision;
+  u.channel_axis = q->channel_axis;
+  alcm_adaptive_result res;
+  alcm_msg msg;
+  if (alcm_adaptive_encode(&u, ALCM_DTYPE_F32, t->ndim, t->shape, t->data,
+                           t->size, mem, &res, &msg))
+    return 1;
+  *snr = res.snr_db;
+  alcm_adaptive_result_free(&res, mem);
+  return !isfinite(*snr);
+}
 
 int main(int argc, char **argv) {
   if (argc < 3) {
@@ -83,11 +106,20 @@ int main(int argc, char **argv) {
       {"(e) both snr>=15", ALCM_MAP_PREDICTOR, 4, 8, ALCM_BOUND_SNR, 15, 0, 0},
       {"(e) both snr>=25", ALCM_MAP_PREDICTOR, 4, 8, ALCM_BOUND_SNR, 25, 0, 0},
       {"(e) both snr>=35", ALCM_MAP_PREDICTOR, 4, 8, ALCM_BOUND_SNR, 35, 0, 0},
+      /* (f): minp = b of the (c) row whose per-tensor SNR is matched */
+      {"(f) step at int4 SNRs", ALCM_MAP_PREDICTOR, 4, 4, ALCM_BOUND_SNR, -1, 2, 0},
+      {"(f) step at int5 SNRs", ALCM_MAP_PREDICTOR, 5, 5, ALCM_BOUND_SNR, -1, 2, 0},
+      {"(f) step at int6 SNRs", ALCM_MAP_PREDICTOR, 6, 6, ALCM_BOUND_SNR, -1, 2, 0},
+      {"(f) step at int7 SNRs", ALCM_MAP_PREDICTOR, 7, 7, ALCM_BOUND_SNR, -1, 2, 0},
+      {"(f) step at int8 SNRs", ALCM_MAP_PREDICTOR, 8, 8, ALCM_BOUND_SNR, -1, 2, 0},
   };
   const size_t nrows = sizeof rows / sizeof rows[0];
-  double orig[32] = {0}, packed[32] = {0}, zst[32] = {0}, sse[32] = {0},
-         ssx[32] = {0}, sect[32] = {0}, bits[32] = {0}, cpu[32] = {0}, info[32] = {0};
-  size_t tensors = 0, fails[32] = {0};
+  enum { MAXROWS = 48 };
+  double orig[MAXROWS] = {0}, packed[MAXROWS] = {0}, zst[MAXROWS] = {0},
+         sse[MAXROWS] = {0}, ssx[MAXROWS] = {0}, sect[MAXROWS] = {0},
+         bits[MAXROWS] = {0}, cpu[MAXROWS] = {0}, info[MAXROWS] = {0};
+  size_t tensors = 0, fails[MAXROWS] = {0};
+  if (nrows > MAXROWS) return 2;
   for (int a = 2; a < argc; a++) {
     corpus_file f;
     if (corpus_load(argv[a], 1024, &f)) {
@@ -111,6 +143,11 @@ int main(int argc, char **argv) {
         p.channel_axis = t->ndim - 1;
         alcm_adaptive_result res;
         const double t0 = alcm_cpu_seconds();
+        if (rows[r].value < 0 && matched_snr(&p, t, &mem, &p.bound_value)) {
+          /* the int-b SNR is infinite (exact): code it as int-b */
+          p.map = ALCM_MAP_UNIFORM;
+          p.bound = ALCM_BOUND_NONE;
+        }
         if (alcm_adaptive_encode(&p, ALCM_DTYPE_F32, t->ndim, t->shape, t->data,
                                  t->size, &mem, &res, &msg)) {
           fails[r]++; /* kept lossless: counted as raw */
@@ -122,7 +159,7 @@ int main(int argc, char **argv) {
         cpu[r] += alcm_cpu_seconds() - t0;
         const double C = res.channels;
         const double s = 4 * C + C;
-        if (p.map != ALCM_MAP_UNIFORM && rows[r].label[1] != 'e')
+        if (rows[r].label[1] == 'a' || rows[r].label[1] == 'b')
           info[r] += 4 * C + 24 * C;
         const size_t zb = ZSTD_compressBound(res.code_size + res.mask_size);
         void *const z = malloc(zb);
