@@ -291,11 +291,14 @@ typedef struct {
   uint64_t section_size;   /* stored bytes of its section frames */
   unsigned channel_axis;
   uint32_t channels;
-  double bits_per_weight;  /* 8 * code bytes / numel */
+  double bits_per_weight;  /* 8 * code bytes / numel (format 1.3: 8, or 16
+                              above 8-bit widths: before entropy coding) */
   double max_abs_err, rmse, snr_db; /* measured on the decoded values */
   double pruned;           /* fraction of elements pruned */
   double cpu_seconds;      /* process CPU time of its encoding */
-  double ratio;            /* original / (code bytes + section bytes) */
+  double ratio;            /* original / (code bytes + section bytes),
+                              codes before entropy coding (the caq stored
+                              in the archive uses the coded sizes) */
   double caq;              /* ratio / (cpu_seconds + 1) */
 } alcm_adaptive_report;
 

@@ -740,6 +740,21 @@ static alcm_status set_f64_meta(alcm_writer *w, const char *key, double v) {
  * which is known before the index is encoded; the index adds well under
  * 1 % for checkpoints of real size. */
 static alcm_status set_adaptive_meta(alcm_writer *w) {
+  /* Each adaptive entry's caq over its stored (coded) bytes, known now
+   * that every chunk is written (spec "Adaptive entries"). */
+  for (size_t i = 0; i < w->idx.entry_count; i++) {
+    alcm_entry *const e = &w->idx.entries[i];
+    if (e->encoding != ALCM_ENCODING_ADAPTIVE) continue;
+    uint64_t stored = 0, original = 0;
+    for (uint32_t j = 0; j < e->chunk_count; j++)
+      stored += e->chunks[j].stored_size;
+    for (uint32_t j = 0; j < e->section_count; j++)
+      stored += e->sections[j].stored_size;
+    (void)alcm_shape_bytes(e->dtype, e->ndim, e->shape, &original);
+    e->adaptive.caq = alcm_caq(stored ? (double)original / (double)stored
+                                      : 0.0,
+                               e->adaptive.cpu_seconds);
+  }
   const double cpu = alcm_cpu_seconds() - w->open_cpu;
   const double ratio = w->out.offset
                            ? (double)w->original_total / (double)w->out.offset

@@ -80,6 +80,15 @@ static void roundtrip(int dtype, int bound, double value) {
   cr_assert(fabs(ai.rmse - sqrt(m.sse / (double)n)) <= 1e-12 * (1 + ai.rmse));
   cr_assert_eq(ai.code_size, rep.code_size);
   cr_assert_eq(ai.max_abs_err, rep.max_abs_err);
+  /* the stored caq counts the coded bytes: chunks + sections as stored */
+  uint64_t stored = e.stored_size;
+  for (uint32_t k = 0; k < e.section_count; k++) {
+    alcm_section_info si;
+    cr_assert_eq(alcm_reader_section_info(r, 0, k, &si), ALCM_OK);
+    stored += si.stored_size;
+  }
+  cr_assert_eq(ai.caq, alcm_caq((double)(n * es) / (double)stored,
+                                ai.cpu_seconds));
   if (bound == ALCM_ERROR_BOUND_MAX_ABS) cr_assert(m.max_abs <= value);
   if (bound == ALCM_ERROR_BOUND_SNR)
     cr_assert(10 * log10(m.ssx / m.sse) >= value - 1e-9);
