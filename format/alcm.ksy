@@ -23,10 +23,13 @@ doc: |
   1): their raw_size and content_hash cover the quantized codes (at most
   numel x 2 bytes), they carry section refs (scales and bit widths
   required, zero points rejected) and the 64-byte adaptive block; and the
-  metadata key alcm.scheduler (scheduler_state). Rules the expression
-  language cannot state (numel x 2, required sections) are checked by
-  tests/kaitai/compare.js. 1.3 adds rans block mode 3 (RANS32), inside
-  payloads, which this description does not decode.
+  metadata key alcm.scheduler (scheduler_state). 1.3 changes the layout
+  of an adaptive entry's code bytes (byte planes of zig-zag codes,
+  channels in bit-width order; spec/adaptive.md "Codes"), so its raw_size
+  is kept + kept_wide, and adds rans block mode 3 (RANS32) inside
+  payloads, which this description does not decode; the containers are
+  the same. Rules the expression language cannot state (numel x 2,
+  required sections) are checked by tests/kaitai/compare.js.
 doc-ref: spec/alcm-format.md
 seq:
   - id: header
@@ -220,8 +223,9 @@ types:
         type: u8
         doc: |
           Bytes of the entry when read: numel x dtype size for a lossless
-          tensor; for an adaptive entry (1.2) the number of code bytes,
-          sum over channels of ceil(kept_c x bits_c / 8), at most numel x 2.
+          tensor; for an adaptive entry the number of code bytes, at most
+          numel x 2: in 1.3 the sum over channels of kept_c x (1 if
+          bits_c <= 8 else 2); in 1.2 of ceil(kept_c x bits_c / 8).
       - id: content_hash
         size: 16
         doc: |
@@ -356,15 +360,24 @@ types:
   adaptive_block:
     doc-ref: spec/alcm-format.md "Entry record", "Adaptive entries"
     doc: |
-      Format 1.2. Only on an F16, BF16, F32 or F64 tensor with flags 0
-      (checked on channel_axis).
+      Format 1.2; code_layout 1.3. Only on an F16, BF16, F32 or F64
+      tensor with flags 0 (checked on channel_axis).
     seq:
       - id: channel_axis
         type: u1
         valid:
           expr: _ < _parent.ndim and _parent.is_adaptive_dtype and _parent.flags == 0
+      - id: code_layout
+        type: u1
+        valid:
+          max: 1
+        doc: |
+          Layout of the entry's code bytes (spec/adaptive.md "Codes";
+          enum code_layout): 0 packed b-bit codes (1.2), 1 byte planes of
+          zig-zag codes in bit-width order (1.3; a 1.2 reader sees a
+          non-zero reserved byte).
       - id: reserved
-        contents: [0, 0, 0]
+        contents: [0, 0]
       - id: channel_count
         type: u4
         valid:
@@ -522,6 +535,9 @@ enums:
     13: f64
     14: f8_e4m3
     15: f8_e5m2
+  code_layout:
+    0: packed
+    1: byte_planes
   codec:
     0: store
     1: zstd

@@ -15,7 +15,8 @@
 /* ---- format version (spec "Version") -------------------------------- */
 #define ALCM_FORMAT_MAJOR 1u
 #define ALCM_FORMAT_MINOR 3u /* 1.2: adaptive entries (codes + sections);
-                                1.3: rans block mode RANS32 */
+                                1.3: rans block mode RANS32 and the
+                                byte-plane zig-zag code layout */
 
 /* ---- file header (spec "File header"), 32 bytes at offset 0 ---------- */
 #define ALCM_HEADER_SIZE 32u
@@ -112,7 +113,8 @@
 /* adaptive block: 64 bytes, only for ALCM_ENCODING_ADAPTIVE */
 #define ALCM_ADAPTIVE_BLOCK_SIZE 64u
 #define ALCM_ADP_OFF_CHANNEL_AXIS 0u   /* u8 < ndim */
-#define ALCM_ADP_OFF_RESERVED 1u       /* u8[3] zero */
+#define ALCM_ADP_OFF_CODE_LAYOUT 1u    /* u8 ALCM_CODE_LAYOUT_* (1.3; 1.2: zero) */
+#define ALCM_ADP_OFF_RESERVED 2u       /* u8[2] zero */
 #define ALCM_ADP_OFF_CHANNEL_COUNT 4u  /* u32 == shape[channel_axis] */
 #define ALCM_ADP_OFF_MAX_ABS_ERR 8u    /* f64 measured */
 #define ALCM_ADP_OFF_RMSE 16u          /* f64 measured */
@@ -125,6 +127,9 @@
 /* adaptive entries (1.2, spec "Adaptive entries"): raw_size is the code
  * bytes, at most ALCM_ADAPTIVE_MAX_BITS bits per element. */
 #define ALCM_ADAPTIVE_MAX_BITS 16u
+/* code layouts (spec/adaptive.md "Codes") */
+#define ALCM_CODE_LAYOUT_PACKED 0u /* 1.2: b-bit codes, LSB-first */
+#define ALCM_CODE_LAYOUT_BYTES 1u  /* 1.3: zig-zag byte planes, width order */
 
 /* metadata record: 8 bytes, then key[key_len], then value[value_len] */
 #define ALCM_META_RECORD_SIZE 8u

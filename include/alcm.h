@@ -274,7 +274,7 @@ ALCM_API void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
                                  uint64_t *file_ret);
 
 
-/* ---- adaptive (lossy) encoding, format 1.2 (spec/adaptive.md) ----------- */
+/* ---- adaptive (lossy) encoding, format 1.2/1.3 (spec/adaptive.md) ------- */
 /** Error bound of an adaptive tensor (values fixed). */
 typedef enum {
   ALCM_ERROR_BOUND_NONE = 0,    /* bits from the entropy map, scales from ranges */
@@ -292,11 +292,14 @@ typedef struct {
   uint64_t section_size;   /* stored bytes of its section frames */
   unsigned channel_axis;
   uint32_t channels;
-  double bits_per_weight;  /* 8 * code bytes / numel */
+  double bits_per_weight;  /* 8 * code bytes / numel (format 1.3: 8, or 16
+                              above 8-bit widths: before entropy coding) */
   double max_abs_err, rmse, snr_db; /* measured on the decoded values */
   double pruned;           /* fraction of elements pruned */
   double cpu_seconds;      /* process CPU time of its encoding */
-  double ratio;            /* original / (code bytes + section bytes) */
+  double ratio;            /* original / (code bytes + section bytes),
+                              codes before entropy coding (the caq stored
+                              in the archive uses the coded sizes) */
   double caq;              /* ratio / (cpu_seconds + 1) */
 } alcm_adaptive_report;
 
@@ -327,6 +330,9 @@ typedef struct {
   void (*on_tensor)(void *opaque, const char *name,
                     const alcm_adaptive_report *report);
   void *opaque;
+  int informative_sections; /* non-zero: also store the entropy map (1)
+                               and statistics (6) sections, which no
+                               decoder needs (default 0: left out) */
 } alcm_adaptive_options;
 
 /** Fill *opt with the defaults above and set sizeof_options. */

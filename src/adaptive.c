@@ -51,6 +51,9 @@ static alcm_status check_params(const alcm_adaptive_params *p,
        (p->bound != ALCM_BOUND_SNR && !(p->bound_value > 0))))
     return alcm_fail(msg, ALCM_ERR_ARGUMENT, "error bound %d of %g",
                      (int)p->bound, p->bound_value);
+  if (p->snr_candidates < 0 || p->snr_candidates > 2)
+    return alcm_fail(msg, ALCM_ERR_ARGUMENT, "SNR candidates %d",
+                     p->snr_candidates);
   if (p->map > ALCM_MAP_UNIFORM ||
       (p->map == ALCM_MAP_PREDICTOR && !p->predictor))
     return alcm_fail(msg, ALCM_ERR_ARGUMENT, "entropy map source %d",
@@ -217,8 +220,9 @@ static double tensor_snr(const enc *e) {
   return sse > 0 ? 10.0 * log10(ssx / sse) : INFINITY;
 }
 
-/* SNR bound: shift every channel's map bit width by one offset, the
- * smallest that meets the bound (binary search, then verified). */
+/* SNR bound, map candidate: shift every channel's map bit width by one
+ * offset, the smallest that meets the bound (binary search, then
+ * verified). */
 static alcm_status bits_for_snr(enc *e, double snr_db) {
   int lo = -ALCM_BITS_MAX, hi = ALCM_BITS_MAX;
   while (lo < hi) {
@@ -237,6 +241,124 @@ static alcm_status bits_for_snr(enc *e, double snr_db) {
                    "SNR %g dB needs more than %u bits (keep the tensor "
                    "lossless)",
                    snr_db, ALCM_BITS_MAX);
+}
+
+/* One step s for every channel; a channel's width is the fewest bits that
+ * hold its largest code (1 with scale 0 when every code is 0), and a
+ * channel that would need more than 16 bits gets its 16-bit range scale. */
+static void set_global_step(enc *e, float s) {
+  for (size_t c = 0; c < e->g.channels; c++) {
+    const double a = e->absmax[c];
+    const double m = a > 0 ? floor(a / (double)s + 0.5) : 0.0;
+    unsigned b = 1;
+    while (b <= ALCM_BITS_MAX && (double)alcm_qmax(b) < m) b++;
+    e->r->bits[c] = (uint8_t)(b > ALCM_BITS_MAX ? ALCM_BITS_MAX : b);
+    e->r->scales[c] = b == 1                ? 0.0f
+                      : b > ALCM_BITS_MAX ? alcm_scale_from_range(a, b - 1)
+                                          : s;
+  }
+}
+
+/* SNR bound, global-step candidate: the largest f32 step (binary search
+ * on log2 s, 24 halvings between absmax * 2^-18 and 2 * absmax) whose
+ * measured tensor SNR meets the bound. false if none does. */
+static bool step_for_snr(enc *e, double snr_db) {
+  const double top = log2(e->tensor.absmax) + 1.0;
+  double lo = top - 19.0, hi = top; /* lo: the finest step tried */
+  float best = 0.0f;
+  for (int it = 0; it < 24; it++) {
+    const double t = it == 0 ? lo : 0.5 * (lo + hi);
+    float s = (float)exp2(t);
+    if (!isfinite(s)) s = FLT_MAX;
+    if (!(s > 0)) return false; /* an all-zero tensor: the map does it */
+    set_global_step(e, s);
+    const bool ok = tensor_snr(e) >= snr_db;
+    if (it == 0 && !ok) return false;
+    if (ok) {
+      best = s;
+      lo = t;
+    } else {
+      hi = t;
+    }
+  }
+  set_global_step(e, best);
+  return true;
+}
+
+/* Estimated coded size (order-0 entropy of the two byte planes, bits) of
+ * the current widths and scales: the code layout's cost without coding. */
+static double code_cost(const enc *e, uint64_t hist[512]) {
+  memset(hist, 0, 512 * sizeof *hist);
+  const size_t per = e->g.outer * e->g.inner;
+  for (size_t c = 0; c < e->g.channels; c++) {
+    const unsigned b = e->r->bits[c];
+    const float s = e->r->scales[c];
+    for (size_t k = 0; k < per; k++) {
+      const size_t i = alcm_chgeom_index(&e->g, c, k);
+      if (!alcm_mask_kept(e->r->mask, i)) continue;
+      const uint32_t z =
+          alcm_zigzag(alcm_quantize(alcm_elem_load(e->dtype, e->data, i), s, b));
+      hist[z & 255u]++;
+      if (b > 8) hist[256 + (z >> 8)]++;
+    }
+  }
+  double bits = 0;
+  for (unsigned plane = 0; plane < 2; plane++) {
+    uint64_t n = 0;
+    for (unsigned v = 0; v < 256; v++) n += hist[plane * 256 + v];
+    for (unsigned v = 0; v < 256; v++) {
+      const uint64_t h = hist[plane * 256 + v];
+      if (h) bits -= (double)h * log2((double)h / (double)n);
+    }
+  }
+  return bits;
+}
+
+/* SNR bound: both candidates, the one with the smaller estimated code
+ * size kept (the map one on a tie or when the step search fails); its
+ * estimate in *cost (bits). */
+static alcm_status choose_for_snr(enc *e, double snr_db, double *cost) {
+  alcm_adaptive_result *const r = e->r;
+  const size_t C = e->g.channels;
+  uint64_t *const hist = alcm_mem_calloc(e->mem, 512, sizeof *hist);
+  float *const sc = alcm_mem_calloc(e->mem, C ? C : 1, sizeof *sc);
+  uint8_t *const bt = alcm_mem_calloc(e->mem, C ? C : 1, 1);
+  alcm_status s = ALCM_OK;
+  if (!hist || !sc || !bt) {
+    s = alcm_fail(e->msg, ALCM_ERR_NOMEM, "SNR search of %zu channels", C);
+  } else {
+    double global_cost = INFINITY;
+    if (e->p->snr_candidates != 1 && step_for_snr(e, snr_db)) {
+      global_cost = code_cost(e, hist);
+      memcpy(sc, r->scales, C * sizeof *sc);
+      memcpy(bt, r->bits, C);
+    }
+    alcm_msg m;
+    alcm_msg_clear(&m);
+    alcm_msg *const keep = e->msg;
+    e->msg = &m;
+    s = e->p->snr_candidates != 2
+            ? bits_for_snr(e, snr_db)
+            : alcm_fail(&m, ALCM_ERR_UNSUPPORTED, "no step meets SNR %g dB",
+                        snr_db);
+    e->msg = keep;
+    const double map_cost = s ? INFINITY : code_cost(e, hist);
+    r->global_step = 0;
+    *cost = map_cost;
+    if (global_cost < map_cost) {
+      memcpy(r->scales, sc, C * sizeof *sc);
+      memcpy(r->bits, bt, C);
+      r->global_step = 1;
+      *cost = global_cost;
+      s = ALCM_OK;
+    } else if (s) {
+      s = alcm_fail(e->msg, s, "%s", m.text);
+    }
+  }
+  alcm_mem_free(e->mem, hist);
+  alcm_mem_free(e->mem, sc);
+  alcm_mem_free(e->mem, bt);
+  return s;
 }
 
 /* Pruning; under an SNR bound the pruned energy may take at most half of
@@ -266,59 +388,42 @@ static alcm_status prune(enc *e, double cap_abs) {
   return ALCM_OK;
 }
 
-/* Bit writer: LSB-first, flushed to a byte boundary per channel. */
-typedef struct {
-  uint8_t *p;
-  uint64_t acc;
-  unsigned n;
-} bitw;
-
-static void bitw_put(bitw *w, uint32_t v, unsigned bits) {
-  w->acc |= (uint64_t)v << w->n;
-  w->n += bits;
-  while (w->n >= 8) {
-    *w->p++ = (uint8_t)w->acc;
-    w->acc >>= 8;
-    w->n -= 8;
-  }
-}
-
-static void bitw_flush(bitw *w) {
-  if (w->n) *w->p++ = (uint8_t)w->acc;
-  w->acc = 0;
-  w->n = 0;
-}
-
+/* Codes in the current layout (spec/adaptive.md "Codes"): channels in
+ * width order, low bytes of the zig-zag codes, then the high bytes of the
+ * channels wider than 8 bits; the error measured on the decoded values. */
 static alcm_status pack(enc *e) {
   alcm_adaptive_result *const r = e->r;
-  alcm_status s = alcm_codes_size(&e->g, r->bits, r->mask, &r->code_size,
-                                  e->msg);
+  size_t low = 0;
+  alcm_status s = alcm_codes_size(&e->g, r->bits, r->mask, ALCM_CODE_LAYOUT_BYTES,
+                                  &r->code_size, &low, e->msg);
   if (s) return s;
-  r->codes = alcm_mem_alloc(e->mem, r->code_size);
+  r->codes = alcm_mem_alloc(e->mem, r->code_size ? r->code_size : 1);
   if (!r->codes)
     return alcm_fail(e->msg, ALCM_ERR_NOMEM, "%zu bytes of codes",
                      r->code_size);
-  bitw w = {r->codes, 0, 0};
+  uint8_t *lo = r->codes, *hi = r->codes + low;
   double sse = 0, ssx = 0, maxe = 0;
   const size_t per = e->g.outer * e->g.inner;
-  for (size_t c = 0; c < e->g.channels; c++) {
-    const unsigned b = r->bits[c];
-    const int32_t qmax = (int32_t)alcm_qmax(b);
-    for (size_t k = 0; k < per; k++) {
-      const size_t i = alcm_chgeom_index(&e->g, c, k);
-      const double x = alcm_elem_load(e->dtype, e->data, i);
-      double y = 0;
-      if (alcm_mask_kept(r->mask, i)) {
-        const int32_t q = alcm_quantize(x, r->scales[c], b);
-        bitw_put(&w, (uint32_t)(q + qmax), b);
-        y = alcm_elem_round(e->dtype, alcm_dequant(r->scales[c], q));
+  for (unsigned b = 1; b <= ALCM_BITS_MAX; b++) { /* width order */
+    for (size_t c = 0; c < e->g.channels; c++) {
+      if (r->bits[c] != b) continue;
+      for (size_t k = 0; k < per; k++) {
+        const size_t i = alcm_chgeom_index(&e->g, c, k);
+        const double x = alcm_elem_load(e->dtype, e->data, i);
+        double y = 0;
+        if (alcm_mask_kept(r->mask, i)) {
+          const int32_t q = alcm_quantize(x, r->scales[c], b);
+          const uint32_t z = alcm_zigzag(q);
+          *lo++ = (uint8_t)z;
+          if (b > 8) *hi++ = (uint8_t)(z >> 8);
+          y = alcm_elem_round(e->dtype, alcm_dequant(r->scales[c], q));
+        }
+        const double d = fabs(x - y);
+        if (d > maxe) maxe = d;
+        sse += d * d;
+        ssx += x * x;
       }
-      const double d = fabs(x - y);
-      if (d > maxe) maxe = d;
-      sse += d * d;
-      ssx += x * x;
     }
-    bitw_flush(&w);
   }
   const double n = e->g.numel ? (double)e->g.numel : 1.0;
   r->max_abs_err = maxe;
@@ -326,6 +431,59 @@ static alcm_status pack(enc *e) {
   r->snr_db = sse > 0 ? 10.0 * log10(ssx / sse) : INFINITY;
   r->pruned = (double)r->pruned_count / n;
   return ALCM_OK;
+}
+
+/* Bits of a mask with k of n pruned, as an order-0 coder would spend. */
+static double mask_cost(size_t k, size_t n) {
+  if (k == 0 || k >= n) return 0.0;
+  const double f = (double)k / (double)n;
+  return (double)n * -(f * log2(f) + (1 - f) * log2(1 - f));
+}
+
+/* SNR bound with pruning: the mask is kept only when codes + mask are
+ * estimated to cost less than the codes without pruning (pruned elements
+ * are the smallest, mostly code 0 anyway, and the pruned energy takes
+ * noise budget from the step); otherwise nothing is pruned. */
+static alcm_status snr_with_mask(enc *e, double snr_db) {
+  alcm_adaptive_result *const r = e->r;
+  double with = INFINITY, without = INFINITY;
+  alcm_status s = choose_for_snr(e, snr_db, &with);
+  if (!r->mask) return s;
+  const size_t C = e->g.channels;
+  with += mask_cost(r->pruned_count, e->g.numel);
+  float *const sc = alcm_mem_calloc(e->mem, C ? C : 1, sizeof *sc);
+  uint8_t *const bt = alcm_mem_calloc(e->mem, C ? C : 1, 1);
+  if (!sc || !bt) {
+    alcm_mem_free(e->mem, sc);
+    alcm_mem_free(e->mem, bt);
+    return alcm_fail(e->msg, ALCM_ERR_NOMEM, "SNR search of %zu channels", C);
+  }
+  const int global = r->global_step;
+  memcpy(sc, r->scales, C * sizeof *sc);
+  memcpy(bt, r->bits, C);
+  uint8_t *const mask = r->mask;
+  const size_t pruned = r->pruned_count;
+  r->mask = NULL;
+  r->pruned_count = 0;
+  alcm_msg m;
+  alcm_msg_clear(&m);
+  alcm_msg *const keep = e->msg;
+  e->msg = &m;
+  const alcm_status s2 = choose_for_snr(e, snr_db, &without);
+  e->msg = keep;
+  if (s2 == ALCM_OK && (s != ALCM_OK || without <= with)) {
+    alcm_mem_free(e->mem, mask);
+    s = ALCM_OK;
+  } else {
+    r->mask = mask;
+    r->pruned_count = pruned;
+    r->global_step = global;
+    memcpy(r->scales, sc, C * sizeof *sc);
+    memcpy(r->bits, bt, C);
+  }
+  alcm_mem_free(e->mem, sc);
+  alcm_mem_free(e->mem, bt);
+  return s;
 }
 
 static alcm_status alloc_result(enc *e) {
@@ -347,9 +505,9 @@ static alcm_status choose_bits(enc *e) {
   if (p->bound == ALCM_BOUND_MAX_ABS) bound = p->bound_value;
   if (p->bound == ALCM_BOUND_REL) bound = p->bound_value * e->tensor.absmax;
   alcm_status s = p->prune_fraction > 0 ? prune(e, bound) : ALCM_OK;
-  if (s) return s;
+  if (!s && p->bound == ALCM_BOUND_SNR) s = snr_with_mask(e, p->bound_value);
   e->r->mask_size = e->r->mask ? e->g.numel / 8 + (e->g.numel % 8 != 0) : 0;
-  if (p->bound == ALCM_BOUND_SNR) return bits_for_snr(e, p->bound_value);
+  if (s || p->bound == ALCM_BOUND_SNR) return s;
   if (p->bound == ALCM_BOUND_NONE) {
     set_from_map(e, 0);
     return ALCM_OK;
@@ -453,10 +611,18 @@ static alcm_status check_sections(const alcm_chgeom *g, const float *scales,
   return ALCM_OK;
 }
 
-static alcm_status unpack(unsigned dtype, const alcm_chgeom *g,
-                          const float *scales, const uint8_t *bits,
-                          const uint8_t *mask, const uint8_t *codes,
-                          size_t code_size, uint8_t *out, alcm_msg *msg) {
+static alcm_status code_above(alcm_msg *msg, size_t c, size_t i, uint32_t u,
+                              uint32_t qmax) {
+  return alcm_fail(msg, ALCM_ERR_CORRUPT,
+                   "channel %zu element %zu: code %u above %u", c, i,
+                   (unsigned)u, (unsigned)(2 * qmax));
+}
+
+/* Format 1.2: b-bit offset codes, LSB-first, per-channel byte padding. */
+static alcm_status unpack_v12(unsigned dtype, const alcm_chgeom *g,
+                              const float *scales, const uint8_t *bits,
+                              const uint8_t *mask, const uint8_t *codes,
+                              size_t code_size, uint8_t *out, alcm_msg *msg) {
   bitr rd = {codes, codes + code_size, 0, 0};
   const size_t per = g->outer * g->inner;
   for (size_t c = 0; c < g->channels; c++) {
@@ -469,10 +635,7 @@ static alcm_status unpack(unsigned dtype, const alcm_chgeom *g,
         uint32_t u;
         if (!bitr_get(&rd, b, &u))
           return alcm_fail(msg, ALCM_ERR_TRUNCATED, "channel %zu codes", c);
-        if (u > 2 * qmax)
-          return alcm_fail(msg, ALCM_ERR_CORRUPT,
-                           "channel %zu element %zu: code %u above %u", c, i,
-                           (unsigned)u, (unsigned)(2 * qmax));
+        if (u > 2 * qmax) return code_above(msg, c, i, u, qmax);
         y = alcm_dequant(scales[c], (int32_t)u - (int32_t)qmax);
       }
       alcm_elem_store(dtype, out, i, y);
@@ -486,12 +649,43 @@ static alcm_status unpack(unsigned dtype, const alcm_chgeom *g,
   return ALCM_OK;
 }
 
-alcm_status alcm_adaptive_decode(unsigned dtype, unsigned ndim,
-                                 const uint64_t *shape, unsigned channel_axis,
-                                 const float *scales, const uint8_t *bits,
-                                 const uint8_t *mask, size_t mask_size,
-                                 const uint8_t *codes, size_t code_size,
-                                 void *out, size_t out_size, alcm_msg *msg) {
+/* Format 1.3: width order, zig-zag low bytes, then high bytes. The caller
+ * checked code_size, so both planes stay in bounds. */
+static alcm_status unpack_v13(unsigned dtype, const alcm_chgeom *g,
+                              const float *scales, const uint8_t *bits,
+                              const uint8_t *mask, const uint8_t *codes,
+                              size_t low, uint8_t *out, alcm_msg *msg) {
+  const uint8_t *lo = codes, *hi = codes + low;
+  const size_t per = g->outer * g->inner;
+  for (unsigned b = 1; b <= ALCM_BITS_MAX; b++) { /* width order */
+    for (size_t c = 0; c < g->channels; c++) {
+      if (bits[c] != b) continue;
+      const uint32_t qmax = alcm_qmax(b);
+      for (size_t k = 0; k < per; k++) {
+        const size_t i = alcm_chgeom_index(g, c, k);
+        double y = 0;
+        if (alcm_mask_kept(mask, i)) {
+          uint32_t z = *lo++;
+          if (b > 8) z |= (uint32_t)*hi++ << 8;
+          if (z > 2 * qmax) return code_above(msg, c, i, z, qmax);
+          y = alcm_dequant(scales[c], alcm_unzigzag(z));
+        }
+        alcm_elem_store(dtype, out, i, y);
+      }
+    }
+  }
+  return ALCM_OK;
+}
+
+alcm_status alcm_adaptive_decode_layout(unsigned layout, unsigned dtype,
+                                        unsigned ndim, const uint64_t *shape,
+                                        unsigned channel_axis,
+                                        const float *scales,
+                                        const uint8_t *bits,
+                                        const uint8_t *mask, size_t mask_size,
+                                        const uint8_t *codes,
+                                        size_t code_size, void *out,
+                                        size_t out_size, alcm_msg *msg) {
   if (!alcm_adaptive_dtype_ok(dtype))
     return alcm_fail(msg, ALCM_ERR_CORRUPT, "adaptive dtype %u", dtype);
   alcm_chgeom g;
@@ -504,11 +698,26 @@ alcm_status alcm_adaptive_decode(unsigned dtype, unsigned ndim,
                      "elements", out_size, g.numel);
   s = check_sections(&g, scales, bits, msg);
   if (!s && mask) s = alcm_mask_check(mask, mask_size, g.numel, NULL, msg);
-  size_t need = 0;
-  if (!s) s = alcm_codes_size(&g, bits, mask, &need, msg);
+  size_t need = 0, low = 0;
+  if (!s) s = alcm_codes_size(&g, bits, mask, layout, &need, &low, msg);
   if (s) return s;
   if (need != code_size)
     return alcm_fail(msg, ALCM_ERR_CORRUPT, "%zu code bytes, expected %zu",
                      code_size, need);
-  return unpack(dtype, &g, scales, bits, mask, codes, code_size, out, msg);
+  if (layout == ALCM_CODE_LAYOUT_PACKED)
+    return unpack_v12(dtype, &g, scales, bits, mask, codes, code_size, out,
+                      msg);
+  return unpack_v13(dtype, &g, scales, bits, mask, codes, low, out, msg);
+}
+
+alcm_status alcm_adaptive_decode(unsigned dtype, unsigned ndim,
+                                 const uint64_t *shape, unsigned channel_axis,
+                                 const float *scales, const uint8_t *bits,
+                                 const uint8_t *mask, size_t mask_size,
+                                 const uint8_t *codes, size_t code_size,
+                                 void *out, size_t out_size, alcm_msg *msg) {
+  return alcm_adaptive_decode_layout(ALCM_CODE_LAYOUT_BYTES, dtype, ndim,
+                                     shape, channel_axis, scales, bits, mask,
+                                     mask_size, codes, code_size, out,
+                                     out_size, msg);
 }

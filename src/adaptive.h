@@ -171,12 +171,24 @@ alcm_status alcm_prune(unsigned dtype, const uint8_t *data, size_t n,
 alcm_status alcm_mask_check(const uint8_t *mask, size_t mask_size, size_t n,
                             size_t *kept_ret, alcm_msg *msg);
 
-/* Code stream (spec/adaptive.md "Codes"): channel 0..C-1 in order, each
- * channel's kept elements in channel order as b_c-bit codes packed
- * LSB-first, every channel starting on a byte boundary. */
+/* Code stream (spec/adaptive.md "Codes"), by the entry's code layout
+ * (adaptive block): PACKED (format 1.2): channel 0..C-1 in order, each channel's kept elements in
+ * channel order as b_c-bit codes u = q + qmax packed LSB-first, every
+ * channel starting on a byte boundary. BYTES (1.3): the channels in
+ * width order (by bit width, then index), each kept element (channel
+ * order) as its zig-zag code
+ * z = 2q (q >= 0) or -2q - 1 as one low byte, then, for the channels
+ * wider than 8 bits in the same order, the high byte of each z. size_ret
+ * gets the code bytes, low_ret (optional) the low plane's (kept elements). */
 alcm_status alcm_codes_size(const alcm_chgeom *g, const uint8_t *bits,
-                            const uint8_t *mask, size_t *size_ret,
-                            alcm_msg *msg);
+                            const uint8_t *mask, unsigned layout,
+                            size_t *size_ret, size_t *low_ret, alcm_msg *msg);
+static inline uint32_t alcm_zigzag(int32_t q) {
+  return q >= 0 ? 2u * (uint32_t)q : 2u * (uint32_t)(-(q + 1)) + 1u;
+}
+static inline int32_t alcm_unzigzag(uint32_t z) {
+  return (z & 1u) ? -(int32_t)(z >> 1) - 1 : (int32_t)(z >> 1);
+}
 
 /* ---- one-call encode/decode (adaptive.c) ----------------------------- */
 typedef enum {
@@ -200,6 +212,10 @@ typedef struct {
   alcm_bound_kind bound;
   double bound_value;
   unsigned channel_axis;
+  /* SNR bound candidates (spec "SNR bound"): 0 both, the cheaper kept
+   * (default); 1 map widths only; 2 one step only (for the benchmark's
+   * ablation) */
+  int snr_candidates;
 } alcm_adaptive_params;
 /* Defaults of configs/encoder_config.yaml, no bound, axis 0, map UNIFORM
  * (no predictor given). */
@@ -215,10 +231,12 @@ typedef struct {
   uint8_t *mask;       /* [mask_size] section 5, NULL if nothing pruned */
   size_t mask_size;
   float *stats;        /* [C][6] section 6 */
-  uint8_t *codes;      /* the entry's bytes (format 1.2 proposal) */
+  uint8_t *codes;      /* the entry's bytes (format 1.3 layout) */
   size_t code_size;
   size_t pruned_count;
   double max_abs_err, rmse, snr_db, pruned; /* adaptive block figures */
+  int global_step;     /* SNR bound: 1 if one step for the whole tensor won
+                          over the map widths (spec "SNR bound") */
 } alcm_adaptive_result;
 /* Quantize a whole tensor. Errors: ERR_ARGUMENT (params, dtype, size),
  * ERR_UNSUPPORTED (NaN/Inf, a value beyond f32 scale range, or a bound
@@ -231,10 +249,20 @@ alcm_status alcm_adaptive_encode(const alcm_adaptive_params *p,
                                  size_t size, const alcm_mem *mem,
                                  alcm_adaptive_result *r, alcm_msg *msg);
 void alcm_adaptive_result_free(alcm_adaptive_result *r, const alcm_mem *mem);
-/* Decode codes into out (numel elements of dtype, out_size bytes). Every
- * input is untrusted: bit widths 1..16, finite non-negative scales, mask
- * padding, code_size and every code are checked (ERR_CORRUPT,
+/* Decode codes (in ALCM_CODE_LAYOUT_* `layout`; alcm_adaptive_decode:
+ * the BYTES layout that the encoder writes) into out (numel elements of dtype, out_size bytes).
+ * Every input is untrusted: bit widths 1..16, finite non-negative scales,
+ * mask padding, code_size and every code are checked (ERR_CORRUPT,
  * ERR_RESERVED). mask NULL = nothing pruned. */
+alcm_status alcm_adaptive_decode_layout(unsigned layout, unsigned dtype,
+                                        unsigned ndim, const uint64_t *shape,
+                                        unsigned channel_axis,
+                                        const float *scales,
+                                        const uint8_t *bits,
+                                        const uint8_t *mask, size_t mask_size,
+                                        const uint8_t *codes,
+                                        size_t code_size, void *out,
+                                        size_t out_size, alcm_msg *msg);
 alcm_status alcm_adaptive_decode(unsigned dtype, unsigned ndim,
                                  const uint64_t *shape, unsigned channel_axis,
                                  const float *scales, const uint8_t *bits,

@@ -65,6 +65,7 @@ static uint8_t *encode_entry(uint8_t *p, const alcm_entry *e) {
     const alcm_adaptive_block *a = &e->adaptive;
     memset(p, 0, ALCM_ADAPTIVE_BLOCK_SIZE);
     p[ALCM_ADP_OFF_CHANNEL_AXIS] = (uint8_t)a->channel_axis;
+    p[ALCM_ADP_OFF_CODE_LAYOUT] = (uint8_t)a->code_layout;
     alcm_st32(p + ALCM_ADP_OFF_CHANNEL_COUNT, a->channel_count);
     put_f64(p + ALCM_ADP_OFF_MAX_ABS_ERR, a->max_abs_err);
     put_f64(p + ALCM_ADP_OFF_RMSE, a->rmse);
@@ -473,6 +474,7 @@ static alcm_status decode_adaptive(decoder *d, uint32_t i, alcm_entry *e) {
   if (st) return st;
   alcm_adaptive_block *a = &e->adaptive;
   a->channel_axis = p[ALCM_ADP_OFF_CHANNEL_AXIS];
+  a->code_layout = p[ALCM_ADP_OFF_CODE_LAYOUT];
   a->channel_count = alcm_le32(p + ALCM_ADP_OFF_CHANNEL_COUNT);
   a->max_abs_err = get_f64(p + ALCM_ADP_OFF_MAX_ABS_ERR);
   a->rmse = get_f64(p + ALCM_ADP_OFF_RMSE);
@@ -480,10 +482,14 @@ static alcm_status decode_adaptive(decoder *d, uint32_t i, alcm_entry *e) {
   a->pruned = get_f64(p + ALCM_ADP_OFF_PRUNED);
   a->cpu_seconds = get_f64(p + ALCM_ADP_OFF_CPU_SECONDS);
   a->caq = get_f64(p + ALCM_ADP_OFF_CAQ);
-  if (!alcm_all_zero(p + ALCM_ADP_OFF_RESERVED, 3) ||
+  if (!alcm_all_zero(p + ALCM_ADP_OFF_RESERVED, 2) ||
       !alcm_all_zero(p + ALCM_ADP_OFF_RESERVED2, 8))
     return alcm_fail(d->msg, ALCM_ERR_RESERVED,
                      "entry '%s': adaptive block reserved bytes", e->name);
+  if (a->code_layout > ALCM_CODE_LAYOUT_BYTES)
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "entry '%s': adaptive code layout %u", e->name,
+                     a->code_layout);
   if (a->channel_axis >= e->ndim ||
       a->channel_count != e->shape[a->channel_axis])
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,

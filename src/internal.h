@@ -297,7 +297,7 @@ typedef struct {
   uint64_t frame_offset, stored_size;
 } alcm_section_ref;
 typedef struct {
-  unsigned channel_axis;
+  unsigned channel_axis, code_layout;
   uint32_t channel_count;
   double max_abs_err, rmse, snr_db, pruned, cpu_seconds, caq;
 } alcm_adaptive_block;

@@ -171,10 +171,11 @@ alcm_status alcm_mask_check(const uint8_t *mask, size_t mask_size, size_t n,
 }
 
 alcm_status alcm_codes_size(const alcm_chgeom *g, const uint8_t *bits,
-                            const uint8_t *mask, size_t *size_ret,
+                            const uint8_t *mask, unsigned layout,
+                            size_t *size_ret, size_t *low_ret,
                             alcm_msg *msg) {
   const size_t per = g->outer * g->inner;
-  size_t total = 0;
+  size_t total = 0, low = 0;
   for (size_t c = 0; c < g->channels; c++) {
     if (bits[c] < 1 || bits[c] > ALCM_BITS_MAX)
       return alcm_fail(msg, ALCM_ERR_CORRUPT, "channel %zu: bit width %u", c,
@@ -186,13 +187,21 @@ alcm_status alcm_codes_size(const alcm_chgeom *g, const uint8_t *bits,
         kept += alcm_mask_kept(mask, alcm_chgeom_index(g, c, k));
     }
     /* kept <= numel < SIZE_MAX / 16 is not guaranteed: check. */
-    size_t nbits, bytes;
-    if (__builtin_mul_overflow(kept, (size_t)bits[c], &nbits))
+    size_t bytes;
+    if (layout == ALCM_CODE_LAYOUT_PACKED) {
+      size_t nbits;
+      if (__builtin_mul_overflow(kept, (size_t)bits[c], &nbits))
+        return alcm_fail(msg, ALCM_ERR_OVERFLOW, "channel %zu code size", c);
+      bytes = nbits / 8 + (nbits % 8 != 0);
+    } else if (__builtin_mul_overflow(kept, (size_t)(bits[c] > 8 ? 2 : 1),
+                                      &bytes)) {
       return alcm_fail(msg, ALCM_ERR_OVERFLOW, "channel %zu code size", c);
-    bytes = nbits / 8 + (nbits % 8 != 0);
+    }
+    low += kept;
     if (__builtin_add_overflow(total, bytes, &total))
       return alcm_fail(msg, ALCM_ERR_OVERFLOW, "code size");
   }
   *size_ret = total;
+  if (low_ret) *low_ret = low;
   return ALCM_OK;
 }

@@ -1005,10 +1005,10 @@ static alcm_status dequantize(alcm_reader *r, const alcm_entry *e,
     st = read_codes(r, e, &codes);
   }
   if (!st) {
-    st = alcm_adaptive_decode(e->dtype, e->ndim, e->shape,
-                              e->adaptive.channel_axis, scales, bits, mask,
-                              mask_size, codes, (size_t)e->raw_size, dst,
-                              out_size, &r->msg);
+    st = alcm_adaptive_decode_layout(
+        e->adaptive.code_layout, e->dtype, e->ndim, e->shape,
+        e->adaptive.channel_axis, scales, bits, mask, mask_size, codes,
+        (size_t)e->raw_size, dst, out_size, &r->msg);
     if (st) alcm_msg_prefix(&r->msg, "entry '%s'", e->name);
   }
   alcm_mem_free(&r->mem, sc);

@@ -843,6 +843,21 @@ static alcm_status set_f64_meta(alcm_writer *w, const char *key, double v) {
  * which is known before the index is encoded; the index adds well under
  * 1 % for checkpoints of real size. */
 static alcm_status set_adaptive_meta(alcm_writer *w) {
+  /* Each adaptive entry's caq over its stored (coded) bytes, known now
+   * that every chunk is written (spec "Adaptive entries"). */
+  for (size_t i = 0; i < w->idx.entry_count; i++) {
+    alcm_entry *const e = &w->idx.entries[i];
+    if (e->encoding != ALCM_ENCODING_ADAPTIVE) continue;
+    uint64_t stored = 0, original = 0;
+    for (uint32_t j = 0; j < e->chunk_count; j++)
+      stored += e->chunks[j].stored_size;
+    for (uint32_t j = 0; j < e->section_count; j++)
+      stored += e->sections[j].stored_size;
+    (void)alcm_shape_bytes(e->dtype, e->ndim, e->shape, &original);
+    e->adaptive.caq = alcm_caq(stored ? (double)original / (double)stored
+                                      : 0.0,
+                               e->adaptive.cpu_seconds);
+  }
   const double cpu = alcm_cpu_seconds() - w->open_cpu;
   const double ratio = w->out.offset
                            ? (double)w->original_total / (double)w->out.offset
@@ -922,7 +937,7 @@ void alcm_writer_totals(const alcm_writer *w, uint64_t *raw_ret,
   if (file_ret) *file_ret = w ? (w->finished ? w->file_size : w->out.offset) : 0;
 }
 
-/* ---- adaptive entries (format 1.2, spec "Adaptive entries",
+/* ---- adaptive entries (format 1.2/1.3, spec "Adaptive entries",
  *      spec/adaptive.md) ---------------------------------------------- */
 
 void alcm_adaptive_options_init(alcm_adaptive_options *opt) {
@@ -1070,15 +1085,18 @@ static alcm_status write_section(alcm_writer *w, alcm_entry *e, unsigned type,
 
 static alcm_status write_sections(alcm_writer *w, alcm_entry *e,
                                   const alcm_adaptive_result *res,
-                                  uint64_t *stored) {
+                                  bool informative, uint64_t *stored) {
   const size_t c = res->channels;
   if (!(e->sections = alcm_mem_calloc(&w->mem, ALCM_SECTION_MAX,
                                       sizeof *e->sections)))
     return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "tensor '%s': sections",
                      e->name);
-  /* f32 arrays: the library only runs on little-endian hosts (wire order). */
-  alcm_status st = write_section(w, e, ALCM_SECTION_ENTROPY_MAP,
-                                 res->entropy_map, 4 * c, stored);
+  /* f32 arrays: the library only runs on little-endian hosts (wire order).
+   * The informative sections only on request (spec/adaptive.md). */
+  alcm_status st = ALCM_OK;
+  if (informative)
+    st = write_section(w, e, ALCM_SECTION_ENTROPY_MAP, res->entropy_map,
+                       4 * c, stored);
   if (!st)
     st = write_section(w, e, ALCM_SECTION_SCALES, res->scales, 4 * c, stored);
   if (!st)
@@ -1086,7 +1104,7 @@ static alcm_status write_sections(alcm_writer *w, alcm_entry *e,
   if (!st && res->mask)
     st = write_section(w, e, ALCM_SECTION_PRUNING_MASK, res->mask,
                        res->mask_size, stored);
-  if (!st)
+  if (!st && informative)
     st = write_section(w, e, ALCM_SECTION_STATISTICS, res->stats, 24 * c,
                        stored);
   return st;
@@ -1116,13 +1134,15 @@ static void params_from(const alcm_adaptive_options *o, const alcm_entry *e,
 /* The quantized entry: codes as its chunks, then sections and block. */
 static alcm_status store_adaptive(alcm_writer *w, alcm_entry *e,
                                   const alcm_adaptive_result *res,
+                                  const alcm_adaptive_options *o,
                                   uint64_t original, double cpu0,
                                   alcm_adaptive_report *rep) {
   e->encoding = ALCM_ENCODING_ADAPTIVE;
   w->expected = res->code_size;
   alcm_status st = put_bytes(w, res->codes, res->code_size);
   uint64_t sec = 0;
-  if (!st) st = write_sections(w, e, res, &sec);
+  if (!st)
+    st = write_sections(w, e, res, o->informative_sections != 0, &sec);
   if (st) return st;
   const double cpu = alcm_cpu_seconds() - cpu0;
   const double stored = (double)res->code_size + (double)sec;
@@ -1143,6 +1163,7 @@ static alcm_status store_adaptive(alcm_writer *w, alcm_entry *e,
   rep->caq = alcm_caq(rep->ratio, rep->cpu_seconds);
   alcm_adaptive_block *a = &e->adaptive;
   a->channel_axis = res->channel_axis;
+  a->code_layout = ALCM_CODE_LAYOUT_BYTES;
   a->channel_count = res->channels;
   a->max_abs_err = res->max_abs_err;
   a->rmse = res->rmse;
@@ -1184,7 +1205,7 @@ static alcm_status adaptive_entry(alcm_writer *w, const uint8_t *data,
       st = alcm_fail(&m, ALCM_ERR_UNSUPPORTED, "%zu code bytes",
                      res.code_size);
     if (st == ALCM_OK)
-      st = store_adaptive(w, e, &res, size, cpu0, rep);
+      st = store_adaptive(w, e, &res, o, size, cpu0, rep);
     alcm_adaptive_result_free(&res, &w->mem);
     if (st == ALCM_OK) return ALCM_OK;
     if (st != ALCM_ERR_UNSUPPORTED) {

@@ -118,6 +118,16 @@ static void print_shape(const alcm_entry_info *e) {
   putchar(']');
 }
 
+/* Stored (entropy-coded) bits of an adaptive entry's codes per element:
+ * its chunks' stored sizes over numel (e->raw_size is numel x dtype size
+ * for an adaptive entry). Sections are not counted. */
+static double coded_bits(const alcm_entry_info *e) {
+  return e->raw_size ? 8.0 * (double)e->stored_size *
+                           (double)alcm_dtype_size(e->dtype) /
+                           (double)e->raw_size
+                     : 0.0;
+}
+
 static int print_entry(alcm_reader *r, size_t i) {
   alcm_entry_info e;
   alcm_status s = alcm_reader_entry(r, i, &e);
@@ -140,12 +150,10 @@ static int print_entry(alcm_reader *r, size_t i) {
   alcm_adaptive_info ad;
   if (e.encoding == ALCM_ENCODING_ADAPTIVE &&
       alcm_reader_adaptive(r, i, &ad) == ALCM_OK)
-    printf("    adaptive (lossy): %.2f bits/weight, SNR %.1f dB, max error "
-           "%.3g, RMSE %.3g, pruned %.1f%%, CAQ %.3f, axis %u, %u channels, "
-           "%u sections\n",
-           e.raw_size ? 8.0 * (double)ad.code_size * (double)alcm_dtype_size(e.dtype) /
-                            (double)e.raw_size
-                      : 0.0,
+    printf("    adaptive (lossy): %.2f coded bits/weight, SNR %.1f dB, max "
+           "error %.3g, RMSE %.3g, pruned %.1f%%, CAQ %.3f, axis %u, %u "
+           "channels, %u sections\n",
+           coded_bits(&e),
            ad.snr_db, ad.max_abs_err, ad.rmse, 100.0 * ad.pruned, ad.caq,
            ad.channel_axis, (unsigned)ad.channel_count, e.section_count);
   for (uint32_t c = 0; cli_verbosity() > 0 && c < e.chunk_count; c++) {
@@ -347,6 +355,7 @@ static json_t *entry_json(alcm_reader *r, size_t i, int *ok) {
     jset(a, "bits_per_weight",
          json_real(numel ? 8.0 * (double)ad.code_size / (double)numel : 0.0),
          ok);
+    jset(a, "coded_bits_per_weight", json_real(coded_bits(&e)), ok);
     jset(a, "max_abs_err", jreal(ad.max_abs_err), ok);
     jset(a, "rmse", jreal(ad.rmse), ok);
     jset(a, "snr_db", jreal(ad.snr_db), ok);
@@ -516,21 +525,20 @@ static json_t *channels_json(const channel_view *v, int *ok) {
 }
 
 static void channels_human(const channel_view *v) {
-  printf("%s: %u channels on axis %u, %.2f bits/weight, SNR %.1f dB, "
+  printf("%s: %u channels on axis %u, %.2f coded bits/weight, SNR %.1f dB, "
          "pruned %.1f%%\n",
          v->e.name, (unsigned)v->ad.channel_count, v->ad.channel_axis,
-         v->e.raw_size ? 8.0 * (double)v->ad.code_size *
-                             (double)alcm_dtype_size(v->e.dtype) /
-                             (double)v->e.raw_size
-                       : 0.0,
-         v->ad.snr_db, 100.0 * v->ad.pruned);
+         coded_bits(&v->e), v->ad.snr_db, 100.0 * v->ad.pruned);
   printf("  %8s %8s %5s %14s %8s %12s %12s\n", "channel", "entropy", "bits",
          "scale", "density", "mean", "std");
   for (uint64_t c = 0; c < v->ad.channel_count; c++) {
-    printf("  %8llu %8.4f %5u %14.6g %8.4f", (unsigned long long)c,
-           v->entropy ? (double)v->entropy[c] : NAN,
-           v->bits ? v->bits[c] : 0u, v->scales ? (double)v->scales[c] : NAN,
-           density(v, c));
+    printf("  %8llu", (unsigned long long)c);
+    if (v->entropy) /* informative: only with --informative-sections */
+      printf(" %8.4f", (double)v->entropy[c]);
+    else
+      printf(" %8s", "-");
+    printf(" %5u %14.6g %8.4f", v->bits ? v->bits[c] : 0u,
+           v->scales ? (double)v->scales[c] : NAN, density(v, c));
     if (v->stats)
       printf(" %12.5g %12.5g", (double)v->stats[6 * c],
              (double)v->stats[6 * c + 2]);

@@ -56,6 +56,10 @@ static void usage(FILE *out) {
           "                        pruning scheduler (adaptive)\n"
           "      --timeout SECONDS give up after this long (adaptive;\n"
           "                        default from the config, 300)\n"
+          "      --informative-sections  also store each quantized tensor's\n"
+          "                        entropy map and statistics (adaptive;\n"
+          "                        for inspect --channels; no decoder\n"
+          "                        needs them)\n"
           "  -f, --force           overwrite an existing output\n"
           "  -q, --quiet           print nothing but errors\n"
           "  -v, --verbose         say more (repeatable)\n"
@@ -78,11 +82,12 @@ typedef struct {
   const char *keep[MAX_META];
   size_t keep_count;
   int channel_axis; /* -1: the library's default */
+  int informative;  /* --informative-sections */
 } pack_args;
 
 enum { OPT_CODEC = 256, OPT_CHUNK, OPT_META, OPT_HELP, OPT_VERSION, OPT_MODE,
        OPT_CONFIG, OPT_MAXABS, OPT_REL, OPT_SNR, OPT_KEEP, OPT_PREV,
-       OPT_TIMEOUT, OPT_AXIS };
+       OPT_TIMEOUT, OPT_AXIS, OPT_INFO };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -100,6 +105,7 @@ static const struct option long_opts[] = {
     {"channel-axis", required_argument, NULL, OPT_AXIS},
     {"prev", required_argument, NULL, OPT_PREV},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"informative-sections", no_argument, NULL, OPT_INFO},
     {"force", no_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -136,6 +142,7 @@ static int parse_adaptive(int c, pack_args *a) {
     return -1;
   case OPT_CONFIG: a->config = optarg; return -1;
   case OPT_PREV: a->prev = optarg; return -1;
+  case OPT_INFO: a->informative = 1; return -1;
   case OPT_MAXABS: return set_bound(a, ALCM_ERROR_BOUND_MAX_ABS, "--max-abs-error");
   case OPT_REL: return set_bound(a, ALCM_ERROR_BOUND_REL, "--rel-error");
   case OPT_SNR: return set_bound(a, ALCM_ERROR_BOUND_SNR, "--snr-db");
@@ -460,6 +467,7 @@ static int setup_adaptive(alcm_writer *w, const pack_args *a,
   o->keep_lossless = a->keep;
   o->keep_lossless_count = a->keep_count;
   if (a->channel_axis != -1) o->channel_axis = a->channel_axis;
+  o->informative_sections = a->informative;
   o->on_tensor = on_tensor;
   o->opaque = t;
   if (a->prev) rc = scheduler_from_prev(w, a->prev, o);
@@ -518,9 +526,10 @@ int main(int argc, char **argv) {
   }
   if (optind >= argc) return cli_usage_error("no input files");
   if (!a.adaptive && (a.config || a.prev || a.bound || a.keep_count ||
-                      a.timeout > 0))
-    return cli_usage_error("--config, --prev, error bounds, --keep-lossless "
-                           "and --timeout need --mode adaptive");
+                      a.timeout > 0 || a.informative))
+    return cli_usage_error("--config, --prev, error bounds, --keep-lossless, "
+                           "--timeout and --informative-sections need "
+                           "--mode adaptive");
   int rc = check_meta(&a);
   if (rc >= 0) return rc;
   if (!a.output) {

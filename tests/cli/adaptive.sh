@@ -19,15 +19,27 @@ assert a and all("adaptive" in e and e["adaptive"]["snr_db"] >= 30 for e in a)
 assert all(any(s["type"] == 2 for s in e["sections"]) for e in a)
 keys = {m["key"] for m in d["meta"]}
 assert {"alcm.caq", "alcm.ratio", "alcm.cpu_seconds", "alcm.scheduler"} <= keys
-assert d["format_minor"] >= 2  # adaptive entries need 1.2
+assert d["format_minor"] == 3
+# the informative sections (entropy map 1, statistics 6) only on request
+assert not any(s["type"] in (1, 6) for e in a for s in e["sections"])
 ' "$WORK/.out"
 NAME=$("$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print([e["name"] for e in d["entries"] if e["encoding"] == 1][0])' "$WORK/.out")
-expect 0 "inspect --channels" "$INSPECT" --channels "$NAME" "$A"
+AI="$WORK/ai.alcm"
+expect 0 "pack --informative-sections" "$PACK" -q --mode adaptive --snr-db 30 --informative-sections -o "$AI" "$EXAMPLE"
+expect 0 "inspect json (informative)" "$INSPECT" --json "$AI"
+check "entropy map and statistics stored" "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = [e for e in d["entries"] if e["encoding"] == 1]
+assert a and all({1, 2, 4, 6} <= {s["type"] for s in e["sections"]} for e in a)
+' "$WORK/.out"
+expect 1 "--informative-sections needs adaptive" "$PACK" -q --informative-sections -o "$WORK/x.alcm" "$EXAMPLE"
+expect 0 "inspect --channels" "$INSPECT" --channels "$NAME" "$AI"
 check "channel table" grep -q "entropy.*bits.*scale.*density" "$WORK/.out"
-expect 0 "inspect --channels --json" "$INSPECT" --json --channels "$NAME" "$A"
+expect 0 "inspect --channels --json" "$INSPECT" --json --channels "$NAME" "$AI"
 check "channels array" "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

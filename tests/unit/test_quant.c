@@ -1,6 +1,7 @@
 /* Unit tests for src/quant.c and src/adaptive.c: bit widths, scales,
  * error bounds as property tests over random and adversarial channels,
- * pruning and its mask, code packing, and decode of corrupt input. */
+ * pruning and its mask, the code layouts (1.3 byte planes, 1.2 packed),
+ * and decode of corrupt input. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
@@ -346,7 +347,7 @@ Test(quant, mask_round_trip_through_encode) {
   for (size_t c = 0; c < C; c++) {
     size_t kept = 0;
     for (size_t k = 0; k < K; k++) kept += alcm_mask_kept(r.mask, k * C + c);
-    want += (kept * r.bits[c] + 7) / 8;
+    want += kept * (r.bits[c] > 8 ? 2u : 1u); /* 1.3 byte planes */
   }
   cr_assert_eq(r.code_size, want);
   alcm_adaptive_result_free(&r, &mem);
@@ -405,18 +406,13 @@ Test(quant, decode_rejects_corruption) {
                ALCM_ERR_RESERVED);
   uint8_t *codes = malloc(r.code_size);
   memcpy(codes, r.codes, r.code_size);
-  codes[0] |= 0x07; /* first 3-bit code = 7 > 2 * qmax (6) */
+  codes[0] = 7; /* first 3-bit code = 7 > 2 * qmax (6) */
   cr_assert_eq(DEC(r.scales, r.bits, r.mask, r.mask_size, codes, r.code_size),
                ALCM_ERR_CORRUPT);
   memcpy(codes, r.codes, r.code_size);
-  /* a padding bit at the end of channel 0's bytes */
-  size_t kept0 = 0;
-  for (size_t k = 0; k < K; k++) kept0 += alcm_mask_kept(r.mask, k);
-  if ((kept0 * 3) % 8) {
-    codes[(kept0 * 3) / 8] |= 0x80;
-    cr_assert_eq(DEC(r.scales, r.bits, r.mask, r.mask_size, codes,
-                     r.code_size), ALCM_ERR_RESERVED);
-  }
+  codes[r.code_size - 1] = 0x80; /* last code far above 2 * qmax */
+  cr_assert_eq(DEC(r.scales, r.bits, r.mask, r.mask_size, codes,
+                   r.code_size), ALCM_ERR_CORRUPT);
   cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, r.scales,
                                     r.bits, r.mask, r.mask_size, r.codes,
                                     r.code_size, out, sizeof out - 4, &msg),
@@ -459,4 +455,161 @@ Test(quant, predictor_map_and_sections) {
   }
   alcm_adaptive_result_free(&r, &mem);
   alcm_mlp_free(&m, &mem);
+}
+
+/* ---- code layouts (spec/adaptive.md "Codes") ---- */
+
+/* Every width 2..16: codes use the full range -qmax..qmax, one byte per
+ * code up to 8 bits, a low and a high plane above; the bytes are the
+ * zig-zag codes exactly, and every code above 2 * qmax is rejected. */
+Test(quant, byte_layout_widths_2_to_16) {
+  enum { C = 3, K = 41, N = C * K };
+  static double v[N];
+  for (unsigned b = 2; b <= 16; b++) {
+    const double qmax = (double)alcm_qmax(b);
+    for (size_t c = 0; c < C; c++)
+      for (size_t k = 0; k < K; k++) /* -qmax .. qmax, times 2^c */
+        v[c * K + k] = ldexp(round(qmax * (2.0 * (double)k / (K - 1) - 1.0)),
+                             (int)c - 3);
+    const uint64_t shape[2] = {C, K};
+    alcm_adaptive_params p;
+    alcm_adaptive_params_init(&p);
+    p.min_precision = p.base_precision = b;
+    alcm_adaptive_result r;
+    double me;
+    cr_assert_eq(roundtrip(&p, ALCM_DTYPE_F32, 2, shape, v, N, &r, &me),
+                 ALCM_OK);
+    cr_assert_eq(me, 0.0, "width %u: integers times 2^c are exact", b);
+    const size_t per = b > 8 ? 2 : 1;
+    cr_assert_eq(r.code_size, N * per, "width %u", b);
+    for (size_t c = 0; c < C; c++) {
+      cr_assert_eq(r.bits[c], b);
+      for (size_t k = 0; k < K; k++) {
+        const int32_t q = alcm_quantize(v[c * K + k], r.scales[c], b);
+        const uint32_t z = alcm_zigzag(q);
+        cr_assert_eq(alcm_unzigzag(z), q);
+        cr_assert_eq(r.codes[c * K + k], (uint8_t)z);
+        if (b > 8) cr_assert_eq(r.codes[N + c * K + k], (uint8_t)(z >> 8));
+      }
+    }
+    /* a code one above 2 * qmax, in the low or the high plane */
+    uint8_t *codes = malloc(r.code_size);
+    memcpy(codes, r.codes, r.code_size);
+    const uint32_t bad = 2u * alcm_qmax(b) + 1u;
+    codes[K + 5] = (uint8_t)bad;
+    if (b > 8) codes[N + K + 5] = (uint8_t)(bad >> 8);
+    float out[N];
+    alcm_msg msg;
+    cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, r.scales,
+                                      r.bits, NULL, 0, codes, r.code_size,
+                                      out, sizeof out, &msg),
+                 ALCM_ERR_CORRUPT, "width %u", b);
+    free(codes);
+    alcm_adaptive_result_free(&r, &mem);
+  }
+}
+
+/* Mixed widths: channels in width order (then index), high bytes last. */
+Test(quant, byte_layout_width_order) {
+  const uint64_t shape[2] = {3, 2};
+  const float scales[3] = {1, 1, 1};
+  const uint8_t bits[3] = {9, 2, 5};
+  /* channel 1 (2 bits): -1, 1; channel 2 (5 bits): 15, -15;
+   * channel 0 (9 bits): 255, -255 (zig-zag 510, 509) */
+  const uint8_t codes[8] = {1, 2, 30, 29, 0xfe, 0xfd, 1, 1};
+  float out[6];
+  alcm_msg msg;
+  cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, scales, bits,
+                                    NULL, 0, codes, sizeof codes, out,
+                                    sizeof out, &msg),
+               ALCM_OK, "%s", msg.text);
+  const float want[6] = {255, -255, -1, 1, 15, -15};
+  for (size_t i = 0; i < 6; i++) cr_assert_eq(out[i], want[i], "%zu", i);
+  /* sizes: one byte short, one over */
+  cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, scales, bits,
+                                    NULL, 0, codes, 7, out, sizeof out, &msg),
+               ALCM_ERR_CORRUPT);
+  /* a pruned element has no code: mask keeps all but element 1 */
+  const uint8_t mask[1] = {0x3d};
+  const uint8_t pruned[6] = {1, 2, 30, 29, 0xfe, 1};
+  cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, scales, bits,
+                                    mask, 1, pruned, sizeof pruned, out,
+                                    sizeof out, &msg),
+               ALCM_OK, "%s", msg.text);
+  const float want2[6] = {255, 0, -1, 1, 15, -15};
+  for (size_t i = 0; i < 6; i++) cr_assert_eq(out[i], want2[i], "%zu", i);
+  /* 3 > 2 * qmax(2) */
+  uint8_t bad[8];
+  memcpy(bad, codes, sizeof bad);
+  bad[1] = 3;
+  cr_assert_eq(alcm_adaptive_decode(ALCM_DTYPE_F32, 2, shape, 0, scales, bits,
+                                    NULL, 0, bad, sizeof bad, out, sizeof out,
+                                    &msg),
+               ALCM_ERR_CORRUPT);
+}
+
+/* Format 1.2 (layout PACKED) still decodes: 3-bit offset codes 0, 6, 3
+ * packed LSB-first in two bytes; a padding bit is ERR_RESERVED. */
+static alcm_status decode_3x3bit(unsigned layout, const uint8_t codes[2],
+                                 float out[3]) {
+  const uint64_t shape[2] = {1, 3};
+  const float scales[1] = {0.5f};
+  const uint8_t bits[1] = {3};
+  alcm_msg msg;
+  return alcm_adaptive_decode_layout(layout, ALCM_DTYPE_F32, 2, shape, 0,
+                                     scales, bits, NULL, 0, codes, 2, out,
+                                     3 * sizeof(float), &msg);
+}
+
+Test(quant, packed_layout_1_2) {
+  uint8_t codes[2] = {0xf0, 0x00};
+  float out[3];
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_PACKED, codes, out), ALCM_OK);
+  cr_assert_eq(out[0], -1.5f);
+  cr_assert_eq(out[1], 1.5f);
+  cr_assert_eq(out[2], 0.0f);
+  codes[1] = 0x80;
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_PACKED, codes, out),
+               ALCM_ERR_RESERVED);
+  codes[0] = 0xf7; /* first code 7 > 2 * qmax (6) */
+  codes[1] = 0;
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_PACKED, codes, out),
+               ALCM_ERR_CORRUPT);
+  /* the same values in the byte layout take 3 bytes, not 2 */
+  cr_assert_eq(decode_3x3bit(ALCM_CODE_LAYOUT_BYTES, codes, out),
+               ALCM_ERR_CORRUPT);
+}
+
+/* SNR bound: the bound holds for both candidates; when one step for the
+ * whole tensor wins, every channel with codes has that step, and a
+ * channel with a hundred times the range gets more bits, not a coarser
+ * step. */
+Test(quant, snr_global_step) {
+  enum { C = 6, K = 500, N = C * K };
+  static double v[N];
+  uint64_t st = 5;
+  for (size_t c = 0; c < C; c++)
+    for (size_t k = 0; k < K; k++) {
+      const double u = alcm_rng_uniform(&st) + alcm_rng_uniform(&st) - 1.0;
+      v[c * K + k] = u * (c == 2 ? 100.0 : 1.0 + (double)c / 4);
+    }
+  const uint64_t shape[2] = {C, K};
+  for (int t = 0; t < 4; t++) {
+    const double snr = 12.0 + 10.0 * t;
+    alcm_adaptive_params p;
+    alcm_adaptive_params_init(&p);
+    p.bound = ALCM_BOUND_SNR;
+    p.bound_value = snr;
+    p.prune_fraction = t == 3 ? 0.05 : 0.0;
+    alcm_adaptive_result r;
+    double me;
+    cr_assert_eq(roundtrip(&p, ALCM_DTYPE_F32, 2, shape, v, N, &r, &me),
+                 ALCM_OK);
+    cr_assert(r.snr_db >= snr, "%g < %g", r.snr_db, snr);
+    cr_assert_eq(r.global_step, 1, "at %g dB", snr);
+    for (size_t c = 0; c < C; c++)
+      if (r.bits[c] > 1) cr_assert_eq(r.scales[c], r.scales[2]);
+    cr_assert(r.bits[2] > r.bits[0]);
+    alcm_adaptive_result_free(&r, &mem);
+  }
 }
