@@ -435,8 +435,10 @@ static void par_chunk(void *ctx, size_t i, unsigned worker) {
  * read-only while decoding) and own their scratch buffers and message. */
 static alcm_status make_views(alcm_reader *r) {
   if (r->views) return ALCM_OK;
-  alcm_status st = alcm_pool_create(&r->pool, &r->mem, r->threads);
-  if (st) return alcm_fail(&r->msg, st, "pool of %u threads", r->threads);
+  if (!r->pool) {
+    const alcm_status st = alcm_pool_create(&r->pool, &r->mem, r->threads);
+    if (st) return alcm_fail(&r->msg, st, "pool of %u threads", r->threads);
+  }
   r->views = alcm_mem_calloc(&r->mem, r->threads, sizeof *r->views);
   if (!r->views) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "reader views");
   return ALCM_OK;
@@ -546,8 +548,9 @@ static alcm_status stream_entry(alcm_reader *r, const alcm_entry *e,
                                 void *opaque) {
   /* One chunk at a time, or one per thread decoded side by side. */
   const uint32_t group = r->threads > 1 ? r->threads : 1;
-  const uint32_t per = e->chunk_count < group ? (e->chunk_count ? e->chunk_count : 1)
-                                              : group;
+  const uint32_t per = e->chunk_count >= group ? group
+                       : e->chunk_count     ? e->chunk_count
+                                            : 1;
   alcm_status st =
       (uint64_t)per * e->chunk_size > SIZE_MAX
           ? ALCM_ERR_LIMIT
