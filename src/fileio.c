@@ -90,11 +90,19 @@ static int create_tmp(char *tmp, size_t len) {
 
 /* ---- output --------------------------------------------------------- */
 
+/* Small writes (frame headers, padding, small payloads) collect in a
+ * buffer: a file of many small tensors would otherwise cost a system call
+ * or three per chunk. Larger writes go straight to the file. */
+#define OUT_BUF ((size_t)64 << 10)
+#define OUT_SMALL (OUT_BUF / 4)
+
 static void outfile_reset(alcm_outfile *f) {
   f->fd = -1;
   f->tmp_path = NULL;
   f->final_path = NULL;
   f->offset = 0;
+  f->buf = NULL;
+  f->buffered = 0;
 }
 
 static alcm_status check_target(const char *path, int overwrite,
@@ -139,7 +147,36 @@ alcm_status alcm_outfile_open(alcm_outfile *f, const alcm_mem *m,
   f->fd = fd;
   f->tmp_path = tmp;
   f->final_path = final_path;
+  f->buf = alcm_mem_alloc(m, OUT_BUF); /* without it: unbuffered */
   return ALCM_OK;
+}
+
+/* n bytes to the file; at is their offset, for the message. */
+static alcm_status write_all(alcm_outfile *f, uint64_t at, const void *data,
+                             size_t n, alcm_msg *msg) {
+  const uint8_t *p = data;
+  size_t left = n;
+  while (left) {
+    const size_t want = left < IO_SLICE ? left : IO_SLICE;
+    const ssize_t w = write(f->fd, p, want);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0)
+      return alcm_fail(msg, ALCM_ERR_IO,
+                       "output '%s': write at offset %" PRIu64 ": %s",
+                       f->final_path, at,
+                       w < 0 ? strerror(errno) : "no progress");
+    p += w;
+    left -= (size_t)w;
+    at += (uint64_t)w;
+  }
+  return ALCM_OK;
+}
+
+static alcm_status outfile_flush(alcm_outfile *f, alcm_msg *msg) {
+  const size_t n = f->buffered;
+  if (n == 0) return ALCM_OK;
+  f->buffered = 0;
+  return write_all(f, f->offset - n, f->buf, n, msg);
 }
 
 alcm_status alcm_outfile_write(alcm_outfile *f, const void *data, size_t n,
@@ -150,21 +187,19 @@ alcm_status alcm_outfile_write(alcm_outfile *f, const void *data, size_t n,
   if (__builtin_add_overflow(f->offset, (uint64_t)n, &end))
     return alcm_fail(msg, ALCM_ERR_OVERFLOW, "output '%s': %zu bytes at %" PRIu64,
                      f->final_path, n, f->offset);
-  const uint8_t *p = data;
-  size_t left = n;
-  while (left) {
-    const size_t want = left < IO_SLICE ? left : IO_SLICE;
-    const ssize_t w = write(f->fd, p, want);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0)
-      return alcm_fail(msg, ALCM_ERR_IO,
-                       "output '%s': write at offset %" PRIu64 ": %s",
-                       f->final_path, f->offset,
-                       w < 0 ? strerror(errno) : "no progress");
-    p += w;
-    left -= (size_t)w;
-    f->offset += (uint64_t)w;
+  alcm_status st;
+  if (n == 0) return ALCM_OK;
+  if (f->buf && n <= OUT_SMALL) {
+    if (OUT_BUF - f->buffered < n && (st = outfile_flush(f, msg))) return st;
+    memcpy(f->buf + f->buffered, data, n);
+    f->buffered += n;
+    f->offset = end;
+    return ALCM_OK;
   }
+  if ((st = outfile_flush(f, msg)) ||
+      (st = write_all(f, f->offset, data, n, msg)))
+    return st;
+  f->offset = end;
   return ALCM_OK;
 }
 
@@ -204,7 +239,8 @@ alcm_status alcm_outfile_commit(alcm_outfile *f, const alcm_mem *m,
   if (f->fd < 0 || !f->tmp_path)
     return alcm_fail(msg, ALCM_ERR_STATE, "output is not open for writing");
   int dir_fd = -1;
-  alcm_status st = open_dir(m, f->final_path, &dir_fd, msg);
+  alcm_status st = outfile_flush(f, msg);
+  if (!st) st = open_dir(m, f->final_path, &dir_fd, msg);
   if (st) {
     alcm_outfile_abort(f, m);
     return st;
@@ -252,6 +288,7 @@ void alcm_outfile_abort(alcm_outfile *f, const alcm_mem *m) {
     alcm_mem_free(m, f->tmp_path);
   }
   alcm_mem_free(m, f->final_path);
+  alcm_mem_free(m, f->buf);
   outfile_reset(f);
 }
 
@@ -316,8 +353,10 @@ void alcm_infile_close(alcm_infile *f) {
 
 /* The writer reads back what it wrote to prove a duplicate chunk equal
  * before it shares a frame; the temp file is opened read-write for this. */
-alcm_status alcm_outfile_read(const alcm_outfile *f, uint64_t offset,
-                              void *dst, size_t n, alcm_msg *msg) {
+alcm_status alcm_outfile_read(alcm_outfile *f, uint64_t offset, void *dst,
+                              size_t n, alcm_msg *msg) {
+  const alcm_status st = outfile_flush(f, msg);
+  if (st) return st;
   const alcm_infile view = {.fd = f->fd, .size = f->offset};
   return alcm_infile_read(&view, offset, dst, n, msg);
 }

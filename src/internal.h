@@ -203,16 +203,18 @@ typedef struct {
   int fd;
   char *tmp_path;    /* owned */
   char *final_path;  /* owned */
-  uint64_t offset;   /* bytes written so far */
+  uint64_t offset;   /* bytes written so far (buffered ones included) */
+  uint8_t *buf;      /* small writes collect here; NULL = unbuffered */
+  size_t buffered;
 } alcm_outfile;
 alcm_status alcm_outfile_open(alcm_outfile *f, const alcm_mem *m,
                               const char *path, int overwrite, alcm_msg *msg);
 alcm_status alcm_outfile_write(alcm_outfile *f, const void *data, size_t n,
                                alcm_msg *msg);
 /* Read back n bytes written earlier at offset (ERR_TRUNCATED past the
- * bytes written so far). */
-alcm_status alcm_outfile_read(const alcm_outfile *f, uint64_t offset,
-                              void *dst, size_t n, alcm_msg *msg);
+ * bytes written so far); writes out the buffered bytes first. */
+alcm_status alcm_outfile_read(alcm_outfile *f, uint64_t offset, void *dst,
+                              size_t n, alcm_msg *msg);
 /* Write zero bytes until offset is a multiple of align. */
 alcm_status alcm_outfile_pad(alcm_outfile *f, uint64_t align, alcm_msg *msg);
 alcm_status alcm_outfile_commit(alcm_outfile *f, const alcm_mem *m,

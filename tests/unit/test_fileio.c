@@ -103,6 +103,35 @@ Test(fileio, write_pad_commit) {
   cr_assert_eq(read_all(target, buf, sizeof buf), 65536);
 }
 
+/* Small writes are buffered, large ones go straight through: any mix,
+ * read back before commit (the writer's duplicate check) and after, gives
+ * the bytes in order. */
+Test(fileio, buffered_writes_in_order) {
+  alcm_outfile f;
+  alcm_msg msg = {{0}};
+  const char *const target = path_in("mix.alcm");
+  cr_assert_eq(alcm_outfile_open(&f, &mem, target, 0, &msg), ALCM_OK);
+  static char want[400000], got[400000];
+  static const size_t sizes[] = {1, 64, 7, 20000, 3, 16384, 16385, 65536,
+                                 5, 100000, 9, 60000, 2};
+  size_t at = 0;
+  for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+    for (size_t i = 0; i < sizes[k]; i++)
+      want[at + i] = (char)(k * 31 + i * 7);
+    cr_assert_eq(alcm_outfile_write(&f, want + at, sizes[k], &msg), ALCM_OK);
+    at += sizes[k];
+    cr_assert_eq(f.offset, at);
+    /* read back the last write, whether it is buffered or on disk */
+    cr_assert_eq(alcm_outfile_read(&f, at - sizes[k], got, sizes[k], &msg),
+                 ALCM_OK, "%s", msg.text);
+    cr_assert(memcmp(got, want + at - sizes[k], sizes[k]) == 0, "write %zu", k);
+  }
+  cr_assert_eq(alcm_outfile_read(&f, 0, got, at + 1, &msg), ALCM_ERR_TRUNCATED);
+  cr_assert_eq(alcm_outfile_commit(&f, &mem, &msg), ALCM_OK, "%s", msg.text);
+  cr_assert_eq(read_all(target, got, sizeof got), at);
+  cr_assert(memcmp(got, want, at) == 0);
+}
+
 Test(fileio, exists_refused_without_overwrite) {
   const char *const target = path_in("keep.alcm");
   write_file(target, "original");
