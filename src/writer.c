@@ -584,47 +584,66 @@ static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
   return ALCM_OK;
 }
 
-/* Append bytes to the current entry's chunks (hash, batch slots). */
-static alcm_status put_bytes(alcm_writer *w, const void *data, size_t size) {
+/* Where an entry's next bytes come from: fill copies the next k of them
+ * to dst. */
+typedef struct {
+  alcm_status (*fill)(void *ctx, uint8_t *dst, size_t k);
+  void *ctx;
+} byte_source;
+
+typedef struct {
+  const uint8_t *p;
+} mem_source;
+
+static alcm_status fill_from_mem(void *ctx, uint8_t *dst, size_t k) {
+  mem_source *const m = ctx;
+  memcpy(dst, m->p, k);
+  m->p += k;
+  return ALCM_OK;
+}
+
+typedef struct {
+  const alcm_infile *in;
+  uint64_t offset;
+  alcm_msg *msg;
+} file_source;
+
+static alcm_status fill_from_file(void *ctx, uint8_t *dst, size_t k) {
+  file_source *const f = ctx;
+  const alcm_status st = alcm_infile_read(f->in, f->offset, dst, k, f->msg);
+  f->offset += k;
+  return st;
+}
+
+/* Append n bytes of src to the current entry's chunks (batch slots),
+ * hashing them in place. */
+static alcm_status put_from(alcm_writer *w, uint64_t n, const byte_source *src) {
   alcm_status st;
-  alcm_hash128_update(w->content, data, size);
-  const uint8_t *p = data;
-  while (size > 0) {
+  while (n > 0) {
     slot *s;
     if ((st = slot_for_bytes(w, &s))) return st;
     const size_t room = w->chunk_size - s->raw_size;
-    const size_t n = size < room ? size : room;
-    memcpy(s->raw + s->raw_size, p, n);
-    s->raw_size += n;
-    w->written += n;
-    p += n;
-    size -= n;
+    const size_t k = n < room ? (size_t)n : room;
+    uint8_t *const at = s->raw + s->raw_size;
+    if ((st = src->fill(src->ctx, at, k))) return st;
+    alcm_hash128_update(w->content, at, k);
+    s->raw_size += k;
+    w->written += k;
+    n -= k;
   }
   return ALCM_OK;
 }
 
-alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
-  if (!w || (!data && size)) return ALCM_ERR_ARGUMENT;
-  alcm_status st = usable(w, true, "write");
-  if (st) return st;
-  alcm_entry *e = current(w);
-  if (size > w->expected - w->written)
-    return alcm_fail(&w->msg, ALCM_ERR_SIZE,
-                     "%s '%s': %zu more bytes after %llu of %llu",
-                     e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
-                     size, (unsigned long long)w->written,
-                     (unsigned long long)w->expected);
-  if (w->holding) { /* adaptive mode: quantized whole at end */
-    if (size) memcpy(w->hold + w->written, data, size);
-    w->written += size;
-    return ALCM_OK;
-  }
-  return put_bytes(w, data, size);
+static alcm_status put_bytes(alcm_writer *w, const void *data, size_t size) {
+  mem_source m = {data};
+  const byte_source src = {fill_from_mem, &m};
+  return put_from(w, size, &src);
 }
 
-alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
-                                    uint64_t offset, uint64_t n) {
-  if (!w || !in) return ALCM_ERR_ARGUMENT;
+/* alcm_writer_write of n bytes from src: checks, then the adaptive hold
+ * (the tensor is quantized whole at its end) or the chunks. */
+static alcm_status write_from(alcm_writer *w, uint64_t n,
+                              const byte_source *src) {
   alcm_status st = usable(w, true, "write");
   if (st) return st;
   alcm_entry *e = current(w);
@@ -634,27 +653,26 @@ alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
                      e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
                      (unsigned long long)n, (unsigned long long)w->written,
                      (unsigned long long)w->expected);
-  if (w->holding) { /* adaptive mode: the whole tensor in hold */
-    if (n && (st = alcm_infile_read(in, offset, w->hold + w->written,
-                                    (size_t)n, &w->msg)))
-      return st;
-    w->written += n;
-    return ALCM_OK;
-  }
-  while (n > 0) {
-    slot *s;
-    if ((st = slot_for_bytes(w, &s))) return st;
-    const size_t room = w->chunk_size - s->raw_size;
-    const size_t k = n < room ? (size_t)n : room;
-    uint8_t *const at = s->raw + s->raw_size;
-    if ((st = alcm_infile_read(in, offset, at, k, &w->msg))) return st;
-    alcm_hash128_update(w->content, at, k);
-    s->raw_size += k;
-    w->written += k;
-    offset += k;
-    n -= k;
-  }
+  if (!w->holding) return put_from(w, n, src);
+  if (n && (st = src->fill(src->ctx, w->hold + w->written, (size_t)n)))
+    return st;
+  w->written += n;
   return ALCM_OK;
+}
+
+alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
+  if (!w || (!data && size)) return ALCM_ERR_ARGUMENT;
+  mem_source m = {data};
+  const byte_source src = {fill_from_mem, &m};
+  return write_from(w, size, &src);
+}
+
+alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
+                                    uint64_t offset, uint64_t n) {
+  if (!w || !in) return ALCM_ERR_ARGUMENT;
+  file_source f = {in, offset, &w->msg};
+  const byte_source src = {fill_from_file, &f};
+  return write_from(w, n, &src);
 }
 
 static alcm_status end_held(alcm_writer *w);
