@@ -356,13 +356,32 @@ static void write_many(const char *path, unsigned threads,
   finish(w);
 }
 
+/* The 150 tensors: every tenth 3 chunks and a bit, the rest < 6 KiB. */
+static void make_many(uint64_t seed, uint8_t **data, size_t *sizes) {
+  for (int k = 0; k < 150; k++) {
+    sizes[k] = k % 10 == 9 ? 3 * CHUNK + 2 * (size_t)k : 2 + 38 * (size_t)k;
+    data[k] = make_bytes(seed + (uint64_t)k, ALCM_DTYPE_BF16, sizes[k]);
+  }
+}
+
+#define MANY_MAX (3 * CHUNK + 300) /* bytes of the largest */
+
+/* Tensor k read by name into back (MANY_MAX bytes) equals data[k]. */
+static void check_one(alcm_reader *r, int k, uint8_t *const *data,
+                      const size_t *sizes, uint8_t *back) {
+  char name[16];
+  snprintf(name, sizeof name, "m%03d", k);
+  size_t i;
+  cr_assert_eq(alcm_reader_find(r, name, &i), ALCM_OK);
+  cr_assert_eq(alcm_reader_read(r, i, back, MANY_MAX), ALCM_OK, "%s: %s",
+               name, alcm_reader_message(r));
+  cr_assert(memcmp(back, data[k], sizes[k]) == 0, "%s", name);
+}
+
 Test(roundtrip, many_small_tensors_deterministic) {
   uint8_t *data[150];
   size_t sizes[150];
-  for (int k = 0; k < 150; k++) {
-    sizes[k] = k % 10 == 9 ? 3 * CHUNK + 2 * (size_t)k : 2 + 38 * (size_t)k;
-    data[k] = make_bytes(100 + (uint64_t)k, ALCM_DTYPE_BF16, sizes[k]);
-  }
+  make_many(100, data, sizes);
   tmp t;
   tmp_make(&t, "m1.alcm");
   char b[320], c[320];
@@ -380,15 +399,9 @@ Test(roundtrip, many_small_tensors_deterministic) {
   cr_assert(r);
   cr_assert_eq(alcm_reader_open(r, c), ALCM_OK);
   cr_assert_eq(alcm_reader_entry_count(r), 150);
-  uint8_t *const back = malloc(3 * CHUNK + 300);
+  uint8_t *const back = malloc(MANY_MAX);
   for (int k = 0; k < 150; k++) {
-    char name[16];
-    snprintf(name, sizeof name, "m%03d", k);
-    size_t i;
-    cr_assert_eq(alcm_reader_find(r, name, &i), ALCM_OK);
-    cr_assert_eq(alcm_reader_read(r, i, back, 3 * CHUNK + 300), ALCM_OK,
-                 "%s: %s", name, alcm_reader_message(r));
-    cr_assert(memcmp(back, data[k], sizes[k]) == 0, "%s", name);
+    check_one(r, k, data, sizes, back);
     free(data[k]);
   }
   free(back);
@@ -401,26 +414,15 @@ Test(roundtrip, many_small_tensors_deterministic) {
 Test(roundtrip, many_small_tensors_any_order) {
   uint8_t *data[150];
   size_t sizes[150];
-  for (int k = 0; k < 150; k++) {
-    sizes[k] = k % 10 == 9 ? 3 * CHUNK + 2 * (size_t)k : 2 + 38 * (size_t)k;
-    data[k] = make_bytes(200 + (uint64_t)k, ALCM_DTYPE_BF16, sizes[k]);
-  }
+  make_many(200, data, sizes);
   tmp t;
   tmp_make(&t, "order.alcm");
   write_many(t.path, 1, data, sizes);
   alcm_reader *const r = reader_at(t.path);
-  uint8_t *const back = malloc(3 * CHUNK + 300);
+  uint8_t *const back = malloc(MANY_MAX);
   for (int pass = 0; pass < 2; pass++)
-    for (int q = 0; q < 150; q++) {
-      const int k = pass ? (q * 37) % 150 : 149 - q;
-      char name[16];
-      snprintf(name, sizeof name, "m%03d", k);
-      size_t i;
-      cr_assert_eq(alcm_reader_find(r, name, &i), ALCM_OK);
-      cr_assert_eq(alcm_reader_read(r, i, back, 3 * CHUNK + 300), ALCM_OK,
-                   "%s: %s", name, alcm_reader_message(r));
-      cr_assert(memcmp(back, data[k], sizes[k]) == 0, "%s", name);
-    }
+    for (int q = 0; q < 150; q++)
+      check_one(r, pass ? (q * 37) % 150 : 149 - q, data, sizes, back);
   for (int k = 0; k < 150; k++) free(data[k]);
   free(back);
   alcm_reader_close(r);
