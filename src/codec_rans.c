@@ -125,22 +125,26 @@ static void histogram(const uint8_t *src, size_t n, uint32_t count[256]) {
 /* floor(256 * log2(1 + i/256)), i = 0..255 (by repeated squaring of the
  * mantissa, integer-only). */
 static const uint8_t LOG2_FRAC[256] = {
-    0,   1,   2,   4,   5,   7,   8,   9,  11,  12,  14,  15,  16,  18,  19,  21,
-    22,  23,  25,  26,  27,  29,  30,  31,  33,  34,  35,  37,  38,  39,  40,  42,
-    43,  44,  46,  47,  48,  49,  51,  52,  53,  54,  56,  57,  58,  59,  61,  62,
-    63,  64,  65,  67,  68,  69,  70,  71,  73,  74,  75,  76,  77,  78,  80,  81,
-    82,  83,  84,  85,  86,  88,  89,  90,  91,  92,  93,  94,  96,  97,  98,  99,
-    100, 101, 102, 103, 104, 105, 106, 108, 109, 110, 111, 112, 113, 114, 115, 116,
-    117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 131, 132, 133,
-    134, 135, 136, 137, 138, 139, 140, 140, 141, 142, 143, 144, 145, 146, 147, 148,
-    149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 162, 163,
-    164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 173, 174, 175, 176, 177, 178,
-    179, 180, 181, 181, 182, 183, 184, 185, 186, 187, 188, 188, 189, 190, 191, 192,
-    193, 194, 194, 195, 196, 197, 198, 199, 200, 200, 201, 202, 203, 204, 205, 205,
-    206, 207, 208, 209, 209, 210, 211, 212, 213, 214, 214, 215, 216, 217, 218, 218,
-    219, 220, 221, 222, 222, 223, 224, 225, 225, 226, 227, 228, 229, 229, 230, 231,
-    232, 232, 233, 234, 235, 235, 236, 237, 238, 239, 239, 240, 241, 242, 242, 243,
-    244, 245, 245, 246, 247, 247, 248, 249, 250, 250, 251, 252, 253, 253, 254, 255
+    0, 1, 2, 4, 5, 7, 8, 9, 11, 12, 14, 15, 16,
+    18, 19, 21, 22, 23, 25, 26, 27, 29, 30, 31, 33, 34,
+    35, 37, 38, 39, 40, 42, 43, 44, 46, 47, 48, 49, 51,
+    52, 53, 54, 56, 57, 58, 59, 61, 62, 63, 64, 65, 67,
+    68, 69, 70, 71, 73, 74, 75, 76, 77, 78, 80, 81, 82,
+    83, 84, 85, 86, 88, 89, 90, 91, 92, 93, 94, 96, 97,
+    98, 99, 100, 101, 102, 103, 104, 105, 106, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124,
+    125, 126, 127, 128, 129, 131, 132, 133, 134, 135, 136, 137, 138,
+    139, 140, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150,
+    151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 162,
+    163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 173, 174,
+    175, 176, 177, 178, 179, 180, 181, 181, 182, 183, 184, 185, 186,
+    187, 188, 188, 189, 190, 191, 192, 193, 194, 194, 195, 196, 197,
+    198, 199, 200, 200, 201, 202, 203, 204, 205, 205, 206, 207, 208,
+    209, 209, 210, 211, 212, 213, 214, 214, 215, 216, 217, 218, 218,
+    219, 220, 221, 222, 222, 223, 224, 225, 225, 226, 227, 228, 229,
+    229, 230, 231, 232, 232, 233, 234, 235, 235, 236, 237, 238, 239,
+    239, 240, 241, 242, 242, 243, 244, 245, 245, 246, 247, 247, 248,
+    249, 250, 250, 251, 252, 253, 253, 254, 255
 };
 
 /* log2(f) in 1/256 bit for f >= 1, from the leading 9 bits of f (exact
@@ -255,31 +259,6 @@ static void enc_init(enc_sym *e, uint32_t start, uint32_t freq) {
         (uint32_t)(((uint64_t)(x) * e_->rcp) >> 32) >> e_->shift;         \
     (x) += e_->bias + q_ * e_->cmpl;                                      \
   } while (0)
-
-/* Encode src[0..n) backwards into [lo, hi) with `lanes` lanes (8 or 32);
- * returns the stream start or NULL when it does not fit. Stream = the
- * lane states (lane 0 first) + words. The scalar reference; the AVX2
- * code below gives the same bytes. */
-static uint8_t *rans_encode(uint8_t *lo, uint8_t *hi, const uint8_t *src,
-                            size_t n, const enc_sym tab[256],
-                            unsigned lanes) {
-  uint8_t *p = hi;
-  uint32_t x[LANES32];
-  for (unsigned j = 0; j < lanes; j++) x[j] = STATE_L;
-  const size_t whole = n & ~(size_t)(lanes - 1);
-  const uint8_t *const t = src + whole; /* the last n % lanes symbols */
-  if ((size_t)(p - lo) < 2 * lanes) return NULL;
-  for (size_t j = n - whole; j-- > 0;) ENC(x[j], t[j]);
-  for (size_t i = whole; i > 0; i -= lanes) {
-    if ((size_t)(p - lo) < 2 * lanes) return NULL; /* a word per lane */
-    const uint8_t *const g = src + i - lanes;
-    for (unsigned j = lanes; j-- > 0;) ENC(x[j], g[j]);
-  }
-  if ((size_t)(p - lo) < 4 * lanes) return NULL;
-  p -= 4 * lanes;
-  for (unsigned j = 0; j < lanes; j++) alcm_st32(p + 4 * j, x[j]);
-  return p;
-}
 
 /* The AVX2 encoder's tables (see below): per symbol, its reciprocal and
  * bias | freq << 13 | shift << 25. */
@@ -408,8 +387,8 @@ AVX2_INLINE __m256i avx2_enc_step(__m256i x, const uint8_t *s,
  * side (x2, x4: the step is a ~30-cycle dependency chain through the
  * states, so independent blocks fill the gaps). Each loop stops when any
  * of its blocks is done or short of room; x1 then finishes each block with
- * the same room check as rans_encode, so the bytes and the NULL are those
- * of the scalar encoder whatever the grouping. */
+ * the room check of enc_bulk_scalar, so the bytes, and where a stream gives
+ * up, are the scalar encoder's whatever the grouping. */
 static inline int enc_step_ok(const enc_block *b) {
   return b->ok && b->left > 0 && (size_t)(b->q - b->lo) >= 2 * LANES;
 }
@@ -554,6 +533,47 @@ static int sample_says_raw(const uint8_t *src, size_t len) {
   return bits256 >= (uint64_t)n * SAMPLE_RAW_BITS256;
 }
 
+/* The scalar encoder (the reference; the AVX2 loops above give the same
+ * bytes and give up at the same point). A block's stream is coded
+ * backwards from hi towards lo, lane i mod K, every lane starting at L:
+ * enc_begin codes the last len % K symbols (decoded last), the bulk the
+ * whole groups of K, and enc_end puts the K final states in front, or
+ * leaves p NULL when the stream does not fit. */
+static void enc_begin(enc_block *e) {
+  const unsigned lanes = e->lanes;
+  e->ok = e->hi > e->lo && (size_t)(e->hi - e->lo) >= 2 * lanes;
+  for (unsigned j = 0; j < lanes; j++) e->x[j] = STATE_L;
+  e->left = e->len & ~(size_t)(lanes - 1);
+  const enc_sym *const tab = e->tab;
+  uint8_t *p = e->hi;
+  if (e->ok)
+    for (size_t j = e->len - e->left; j-- > 0;)
+      ENC(e->x[j], e->src[e->left + j]);
+  e->q = p;
+}
+
+static void enc_bulk_scalar(enc_block *e) {
+  const unsigned lanes = e->lanes;
+  const enc_sym *const tab = e->tab;
+  uint8_t *p = e->q;
+  for (; e->ok && e->left > 0; e->left -= lanes) {
+    if ((size_t)(p - e->lo) < 2 * lanes) { /* a word per lane */
+      e->ok = 0;
+      break;
+    }
+    const uint8_t *const g = e->src + e->left - lanes;
+    for (unsigned j = lanes; j-- > 0;) ENC(e->x[j], g[j]);
+  }
+  e->q = p;
+}
+
+static void enc_end(enc_block *e) {
+  const size_t states = 4 * (size_t)e->lanes;
+  if (!e->ok || (size_t)(e->q - e->lo) < states) return;
+  e->p = e->q - states;
+  for (unsigned j = 0; j < e->lanes; j++) alcm_st32(e->p + 4 * j, e->x[j]);
+}
+
 /* Decide a block's mode; for RANS also its lanes, table and coder tables.
  * RANS32 (32 lanes: four independent chains, 96 more state bytes) where
  * the caller allows it and the block is long enough for the states to
@@ -608,50 +628,32 @@ static size_t rans_head(const enc_block *b) {
 /* Code the streams of the RANS blocks among b[0..n) into their areas
  * [lo, hi), setting p. */
 static void encode_streams(enc_block *b, size_t n, int simd) {
+  enc_block *r[GROUP]; /* the 8-lane RANS blocks */
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (b[i].mode != MODE_RANS) continue;
+    enc_begin(&b[i]);
 #if ALCM_RANS_X86
-  if (simd) {
-    enc_block *r[GROUP];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (b[i].mode != MODE_RANS) continue;
-      enc_block *const e = &b[i];
-      const unsigned lanes = e->lanes;
-      /* the last n % lanes symbols first, in scalar code, as rans_encode */
-      e->ok = e->hi > e->lo && (size_t)(e->hi - e->lo) >= 2 * lanes;
-      for (unsigned j = 0; j < lanes; j++) e->x[j] = STATE_L;
-      e->left = e->len & ~(size_t)(lanes - 1);
-      const enc_sym *const tab = e->tab;
-      uint8_t *p = e->hi;
-      if (e->ok)
-        for (size_t j = e->len - e->left; j-- > 0;)
-          ENC(e->x[j], e->src[e->left + j]);
-      e->q = p;
-      if (lanes == LANES)
-        r[k++] = e;
-      else
-        enc_bulk_avx2_32(e);
+    if (simd && b[i].lanes == LANES) {
+      r[k++] = &b[i];
+      continue;
     }
-    if (k == 4) enc_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
-    if (k >= 2) enc_bulk_avx2_x2(r[k - 2], r[k - 1]);
-    for (size_t i = 0; i < k; i++) enc_bulk_avx2(r[i]);
-    for (size_t i = 0; i < n; i++) {
-      enc_block *const e = &b[i];
-      const size_t states = 4 * (size_t)e->lanes;
-      if (e->mode == MODE_RANS && e->ok && (size_t)(e->q - e->lo) >= states) {
-        e->p = e->q - states;
-        for (unsigned j = 0; j < e->lanes; j++)
-          alcm_st32(e->p + 4 * j, e->x[j]);
-      }
+    if (simd) {
+      enc_bulk_avx2_32(&b[i]);
+      continue;
     }
-    return;
+#endif
+    enc_bulk_scalar(&b[i]);
   }
+#if ALCM_RANS_X86
+  if (k == 4) enc_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
+  if (k >= 2) enc_bulk_avx2_x2(r[k - 2], r[k - 1]);
+  for (size_t i = 0; i < k; i++) enc_bulk_avx2(r[i]);
 #else
-  (void)simd;
+  (void)simd, (void)r, (void)k;
 #endif
   for (size_t i = 0; i < n; i++)
-    if (b[i].mode == MODE_RANS && b[i].hi > b[i].lo)
-      b[i].p = rans_encode(b[i].lo, b[i].hi, b[i].src, b[i].len, b[i].tab,
-                           b[i].lanes);
+    if (b[i].mode == MODE_RANS) enc_end(&b[i]);
 }
 
 /* Write block b at dst (cap bytes); 0 if it does not fit. A RANS block
@@ -691,10 +693,11 @@ static size_t rans_bound(size_t src_size) {
  *
  * Blocks go GROUP at a time: planned, their RANS streams coded side by
  * side, then written in order. A payload of fewer than GROUP blocks has
- * no neighbours to interleave with, so its long blocks use 32 lanes. Block k's stream is coded into the place
- * it would start at if every block before it in the group came out RAW
- * (the most any block takes), so it only ever moves down, never over a
- * later block's stream, and needs no buffer of its own. */
+ * no neighbours to interleave with, so its long blocks use 32 lanes.
+ * Block k's stream is coded into the place it would start at if every
+ * block before it in the group came out RAW (the most any block takes),
+ * so it only ever moves down, never over a later block's stream, and
+ * needs no buffer of its own. */
 static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
                             size_t src_size, int level, int simd) {
   if (level < LEVEL_MIN || level > LEVEL_MAX || src_size == 0) return 0;
