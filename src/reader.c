@@ -432,7 +432,8 @@ static void par_chunk(void *ctx, size_t i, unsigned worker) {
 }
 
 /* Views share the archive (file, index, codecs, limits, allocator, all
- * read-only while decoding) and own their scratch buffers and message. */
+ * fixed once the reader is open) and own their scratch buffers (kept
+ * across reads) and message. */
 static alcm_status make_views(alcm_reader *r) {
   if (r->views) return ALCM_OK;
   if (!r->pool) {
@@ -441,6 +442,15 @@ static alcm_status make_views(alcm_reader *r) {
   }
   r->views = alcm_mem_calloc(&r->mem, r->threads, sizeof *r->views);
   if (!r->views) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "reader views");
+  for (unsigned t = 0; t < r->threads; t++) {
+    alcm_reader *const v = &r->views[t];
+    *v = *r;
+    v->views = NULL;
+    v->pool = NULL;
+    v->threads = 1;
+    v->stored = v->tmp = v->raw = NULL;
+    v->stored_cap = v->tmp_cap = v->raw_cap = 0;
+  }
   return ALCM_OK;
 }
 
@@ -462,20 +472,7 @@ static alcm_status read_range(alcm_reader *r, const alcm_entry *e,
   par_read *const p = alcm_mem_calloc(&r->mem, 1, sizeof *p);
   if (!p) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "parallel read");
   *p = (par_read){.r = r, .e = e, .first = first, .dst = dst};
-  for (unsigned t = 0; t < r->threads; t++) {
-    alcm_reader *const v = &r->views[t];
-    /* Same archive, own scratch (kept across reads) and message. */
-    uint8_t *const bufs[2] = {v->stored, v->tmp};
-    const size_t caps[2] = {v->stored_cap, v->tmp_cap};
-    *v = *r;
-    v->views = NULL;
-    v->pool = NULL;
-    v->threads = 1;
-    v->stored = bufs[0], v->stored_cap = caps[0];
-    v->tmp = bufs[1], v->tmp_cap = caps[1];
-    v->raw = NULL, v->raw_cap = 0;
-    alcm_msg_clear(&v->msg);
-  }
+  for (unsigned t = 0; t < r->threads; t++) alcm_msg_clear(&r->views[t].msg);
   alcm_pool_run(r->pool, count, par_chunk, p);
   unsigned worst = r->threads;
   for (unsigned t = 0; t < r->threads; t++)
