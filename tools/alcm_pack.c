@@ -177,12 +177,7 @@ static int parse_one(int c, pack_args *a) {
   uint64_t size;
   switch (c) {
   case 'o': a->output = optarg; return -1;
-  case 'T':
-    if (cli_parse_long(optarg, 1, 1024, &v))
-      return cli_usage_error("--threads: '%s' is not a number in 1..1024",
-                             optarg);
-    a->wopt.threads = (unsigned)v;
-    return -1;
+  case 'T': return cli_parse_threads(optarg, 1024, &a->wopt.threads);
   case 'l':
     if (cli_parse_long(optarg, -1000, 1000, &v))
       return cli_usage_error("--level: '%s' is not a number", optarg);

@@ -77,14 +77,7 @@ static const struct option long_opts[] = {
 static int parse_one(int c, unpack_args *a) {
   switch (c) {
   case 'o': a->output = optarg; return -1;
-  case 'T': {
-    long v;
-    if (cli_parse_long(optarg, 1, 256, &v))
-      return cli_usage_error("--threads: '%s' is not a number in 1..256",
-                             optarg);
-    a->threads = (unsigned)v;
-    return -1;
-  }
+  case 'T': return cli_parse_threads(optarg, 256, &a->threads);
   case OPT_TENSOR:
     if (a->tensor_count == MAX_TENSORS)
       return cli_usage_error("--tensor: at most %d", MAX_TENSORS);

@@ -90,6 +90,15 @@ int cli_parse_long(const char *s, long min, long max, long *out) {
   return 0;
 }
 
+int cli_parse_threads(const char *s, unsigned max, unsigned *out) {
+  long v;
+  if (cli_parse_long(s, 1, (long)max, &v))
+    return cli_usage_error("--threads: '%s' is not a number in 1..%u", s,
+                           max);
+  *out = (unsigned)v;
+  return -1;
+}
+
 int cli_parse_size(const char *s, uint64_t *out) {
   if (!s || *s < '0' || *s > '9') return -1;
   uint64_t v = 0;

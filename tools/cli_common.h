@@ -71,6 +71,9 @@ void cli_print_version(void);
 
 /* Parse a decimal integer in [min, max]. @return 0 on success. */
 int cli_parse_long(const char *s, long min, long max, long *out);
+/* The argument of -T/--threads, 1..max, into *out. @return -1 on success,
+ * else the usage-error exit code (message printed). */
+int cli_parse_threads(const char *s, unsigned max, unsigned *out);
 /* Parse a size: digits, then optional K, M, G (powers of 1024), with
  * optional "i", "iB" or "B" after (64K, 1M, 1MiB, 4096). @return 0 on
  * success, -1 if malformed or it does not fit in 64 bits. */
