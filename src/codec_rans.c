@@ -444,6 +444,41 @@ static AVX2_FN void enc_bulk_avx2_x4(enc_block *a, enc_block *b, enc_block *c,
   enc_store(d, xd);
 }
 
+static AVX2_FN void enc_bulk_avx2_x3(enc_block *a, enc_block *b,
+                                     enc_block *c) {
+  __m256i xa = enc_load(a), xb = enc_load(b), xc = enc_load(c);
+  while (enc_step_ok(a) && enc_step_ok(b) && enc_step_ok(c)) {
+    xa = enc_next(a, xa);
+    xb = enc_next(b, xb);
+    xc = enc_next(c, xc);
+  }
+  enc_store(a, xa);
+  enc_store(b, xb);
+  enc_store(c, xc);
+}
+
+/* The 8-lane blocks blocks[0..k) side by side: as many at once as are
+ * left (each loop ends when one of its blocks does); enc_bulk_avx2 then
+ * finishes the last one alone. */
+static AVX2_FN void enc_bulk_avx2_side(enc_block *const *blocks, size_t k) {
+  enc_block *r[GROUP];
+  memcpy(r, blocks, k * sizeof *r);
+  for (;;) {
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+      if (enc_step_ok(r[i])) r[m++] = r[i];
+    k = m;
+    if (k >= 4)
+      enc_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
+    else if (k == 3)
+      enc_bulk_avx2_x3(r[0], r[1], r[2]);
+    else if (k == 2)
+      enc_bulk_avx2_x2(r[0], r[1]);
+    else
+      break;
+  }
+}
+
 /* A RANS32 block: lanes 24..31, then 16..23, 8..15, 0..7 per group of 32
  * symbols, each vector writing its words in lane order below the last,
  * as the scalar code does lane by lane; four independent chains. */
@@ -574,18 +609,18 @@ static void enc_end(enc_block *e) {
   for (unsigned j = 0; j < e->lanes; j++) alcm_st32(e->p + 4 * j, e->x[j]);
 }
 
-/* Decide a block's mode; for RANS also its lanes, table and coder tables.
- * RANS32 (32 lanes: four independent chains, 96 more state bytes) where
- * the caller allows it and the block is long enough for the states to
- * cost little. */
+/* Decide a block's mode (sampled_raw: sample_says_raw() of the block);
+ * for RANS also its lanes, table and coder tables. RANS32 (32 lanes:
+ * four independent chains, 96 more state bytes) where the caller asks
+ * for it and the block is long enough for the states to cost little. */
 static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
-                        int simd, int lanes32) {
+                        int simd, int sampled_raw, int lanes32) {
   b->src = src;
   b->len = len;
   b->mode = MODE_RAW;
   b->lanes = LANES;
   b->p = NULL;
-  if (sample_says_raw(src, len)) return;
+  if (sampled_raw) return;
   uint32_t count[256];
   histogram(src, len, count);
   unsigned used = 0;
@@ -646,9 +681,8 @@ static void encode_streams(enc_block *b, size_t n, int simd) {
     enc_bulk_scalar(&b[i]);
   }
 #if ALCM_RANS_X86
-  if (k == 4) enc_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
-  if (k >= 2) enc_bulk_avx2_x2(r[k - 2], r[k - 1]);
-  for (size_t i = 0; i < k; i++) enc_bulk_avx2(r[i]);
+  enc_bulk_avx2_side(r, k);
+  for (size_t i = 0; i < k; i++) enc_bulk_avx2(r[i]); /* out of room: ok = 0 */
 #else
   (void)simd, (void)r, (void)k;
 #endif
@@ -692,12 +726,21 @@ static size_t rans_bound(size_t src_size) {
  * the payload does not fit dst_capacity; the caller then stores raw.
  *
  * Blocks go GROUP at a time: planned, their RANS streams coded side by
- * side, then written in order. A payload of fewer than GROUP blocks has
- * no neighbours to interleave with, so its long blocks use 32 lanes.
+ * side, then written in order. The decoder takes the 8-lane RANS blocks
+ * GROUP at a time, side by side too; one left without GROUP - 1
+ * neighbours would decode (and code) at a fraction of the speed, so a
+ * first pass counts the blocks that will likely be RANS (those the
+ * sample does not call RAW) and the last count % GROUP of them, or all
+ * of them when there are fewer than GROUP, use 32 lanes: four chains of
+ * their own. (A guess that turns out wrong costs speed, never bytes.)
  * Block k's stream is coded into the place it would start at if every
  * block before it in the group came out RAW (the most any block takes),
  * so it only ever moves down, never over a later block's stream, and
  * needs no buffer of its own. */
+/* Blocks whose sample result the first pass keeps (64 per word; later
+ * blocks sample again). */
+#define SAMPLED_WORDS 8u
+
 static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
                             size_t src_size, int level, int simd) {
   if (level < LEVEL_MIN || level > LEVEL_MAX || src_size == 0) return 0;
@@ -705,8 +748,16 @@ static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
   const uint8_t *const s = src;
   const size_t bs = block_size(level);
   enc_block b[GROUP];
-  const int lanes32 = (src_size - 1) / bs + 1 < GROUP;
-  size_t out = 0;
+  uint64_t sampled_raw[SAMPLED_WORDS] = {0}; /* first blocks' samples */
+  size_t likely = 0, seen = 0;              /* likely RANS: all, so far */
+  for (size_t pos = 0, i = 0; pos < src_size; pos += bs, i++) {
+    const size_t len = src_size - pos < bs ? src_size - pos : bs;
+    const int raw = sample_says_raw(s + pos, len);
+    if (i < 64 * SAMPLED_WORDS) sampled_raw[i / 64] |= (uint64_t)raw << i % 64;
+    likely += !raw;
+  }
+  const size_t lanes8 = likely < GROUP ? 0 : likely - likely % GROUP;
+  size_t out = 0, i = 0; /* i: block index */
   for (size_t pos = 0; pos < src_size;) {
     size_t n = 0, worst = 0; /* worst: the group's size if all RAW */
     while (n < GROUP && pos < src_size) {
@@ -714,7 +765,12 @@ static size_t compress_with(void *dst, size_t dst_capacity, const void *src,
       if (n > 0 && worst + BLOCK_HEADER_SIZE + len > dst_capacity - out) break;
       const size_t base = out + worst; /* <= dst_capacity */
       enc_block *const e = &b[n++];
-      encode_plan(e, s + pos, len, simd, lanes32);
+      const int raw = i < 64 * SAMPLED_WORDS
+                          ? (int)(sampled_raw[i / 64] >> i % 64 & 1)
+                          : sample_says_raw(s + pos, len);
+      encode_plan(e, s + pos, len, simd, raw, !raw && seen >= lanes8);
+      seen += !raw;
+      i++;
       if (e->mode == MODE_RANS) {
         const size_t room = dst_capacity - base;
         const size_t hi = BLOCK_HEADER_SIZE + len < room
@@ -1032,6 +1088,41 @@ static AVX2_FN void stream_bulk_avx2_x4(rans_stream *a, rans_stream *b,
   avx2_store_states(d, xd);
 }
 
+static AVX2_FN void stream_bulk_avx2_x3(rans_stream *a, rans_stream *b,
+                                        rans_stream *c) {
+  __m256i xa = avx2_load_states(a), xb = avx2_load_states(b);
+  __m256i xc = avx2_load_states(c);
+  for (; step_ok(a) && step_ok(b) && step_ok(c);
+       a->done += LANES, b->done += LANES, c->done += LANES) {
+    xa = avx2_step(xa, a->dtab, &a->p, a->out + a->done);
+    xb = avx2_step(xb, b->dtab, &b->p, b->out + b->done);
+    xc = avx2_step(xc, c->dtab, &c->p, c->out + c->done);
+  }
+  avx2_store_states(a, xa);
+  avx2_store_states(b, xb);
+  avx2_store_states(c, xc);
+}
+
+/* The 8-lane blocks r[0..k) side by side: as many at once as are left
+ * (each loop ends when one of its blocks does), the last alone. */
+static AVX2_FN void stream_bulk_avx2_side(rans_stream **r, size_t k) {
+  for (;;) {
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+      if (step_ok(r[i])) r[m++] = r[i];
+    k = m;
+    if (k >= 4)
+      stream_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
+    else if (k == 3)
+      stream_bulk_avx2_x3(r[0], r[1], r[2]);
+    else if (k == 2)
+      stream_bulk_avx2_x2(r[0], r[1]);
+    else
+      break;
+  }
+  if (k == 1) stream_bulk_avx2(r[0]);
+}
+
 /* A RANS32 block: lanes 0..7, 8..15, 16..23, 24..31 per group of 32
  * symbols, each vector taking its refill words in lane order after the
  * previous one's, as the scalar code does lane by lane. The four chains
@@ -1065,9 +1156,7 @@ static int streams_run(rans_stream *s, size_t count, int simd) {
         r[k++] = &s[i];
       else
         stream_bulk_avx2_32(&s[i]);
-    if (k == 4) stream_bulk_avx2_x4(r[0], r[1], r[2], r[3]);
-    if (k >= 2) stream_bulk_avx2_x2(r[k - 2], r[k - 1]);
-    for (size_t i = 0; i < k; i++) stream_bulk_avx2(r[i]);
+    stream_bulk_avx2_side(r, k);
   }
 #else
   (void)simd;
@@ -1149,7 +1238,10 @@ static int decompress_with(void *dst, size_t dst_size, const void *src,
                                  dtab[pending], &s[pending]);
     if (k == 0) return 1;
     done += k;
-    if (s[pending].n && ++pending == GROUP) {
+    /* RANS32 blocks have four chains of their own: decoded at once. */
+    if (s[pending].n && s[pending].lanes == LANES32) {
+      if (streams_run(&s[pending], 1, simd)) return 1;
+    } else if (s[pending].n && ++pending == GROUP) {
       if (streams_run(s, pending, simd)) return 1;
       pending = 0;
     }

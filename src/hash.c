@@ -1,18 +1,37 @@
 /*
- * hash.c - XXH3 checksums (libxxhash). 64-bit for frames, index, footer;
- * 128-bit (canonical big-endian bytes) for whole-entry content hashes.
+ * hash.c - XXH3 checksums (xxhash.h, inlined). 64-bit for frames, index,
+ * footer; 128-bit (canonical big-endian bytes) for whole-entry content
+ * hashes.
+ *
+ * Inlined rather than called in libxxhash, which Debian builds for SSE2
+ * only: on an AVX2 host the bulk of every long input goes to the AVX2
+ * build of the same code in hash_avx2.c (twice the speed, same values).
  */
-/* The state type must be complete to allocate it through alcm_mem. */
-#define XXH_STATIC_LINKING_ONLY
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "internal.h"
+
+/* Below this, XXH3 has no vector loop and a call is all the cost. */
+#define BULK_MIN 1024u
+
+static int use_avx2(size_t size) {
+#if ALCM_HASH_AVX2
+  return size >= BULK_MIN && __builtin_cpu_supports("avx2");
+#else
+  (void)size;
+  return 0;
+#endif
+}
 
 struct alcm_hash128_state {
   XXH3_state_t *xx; /* allocated by hand: XXH3_createState uses malloc */
 };
 
 uint64_t alcm_hash64(const void *data, size_t size) {
+#if ALCM_HASH_AVX2
+  if (use_avx2(size)) return alcm_hash64_avx2(data, size);
+#endif
   return (uint64_t)XXH3_64bits(data, size);
 }
 
@@ -58,7 +77,14 @@ void alcm_hash128_reset(alcm_hash128_state *s) {
 
 void alcm_hash128_update(alcm_hash128_state *s, const void *data,
                          size_t size) {
-  if (size) XXH3_128bits_update(s->xx, data, size);
+  if (!size) return;
+#if ALCM_HASH_AVX2
+  if (use_avx2(size)) {
+    alcm_hash128_update_avx2(s->xx, data, size);
+    return;
+  }
+#endif
+  XXH3_128bits_update(s->xx, data, size);
 }
 
 void alcm_hash128_final(alcm_hash128_state *s, uint8_t out[16]) {

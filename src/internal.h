@@ -114,6 +114,15 @@ char *alcm_mem_strndup(const alcm_mem *m, const char *s, size_t n);
 
 /* ---- checksums (hash.c), XXH3 from libxxhash --------------------------- */
 uint64_t alcm_hash64(const void *data, size_t size);
+/* hash_avx2.c: the bulk of long inputs on AVX2 hosts (x86-64 gcc/clang
+ * builds); state is hash.c's XXH3_state_t. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#define ALCM_HASH_AVX2 1
+uint64_t alcm_hash64_avx2(const void *data, size_t size);
+void alcm_hash128_update_avx2(void *state, const void *data, size_t size);
+#else
+#define ALCM_HASH_AVX2 0
+#endif
 /* XXH3-128 in canonical (big-endian) byte order. */
 void alcm_hash128(const void *data, size_t size, uint8_t out[16]);
 typedef struct alcm_hash128_state alcm_hash128_state;
