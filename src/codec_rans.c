@@ -92,7 +92,7 @@ static int enc_simd_level(void) {
 
 /* Shortest block coded with 32 lanes (when the payload allows them): the
  * 96 extra state bytes stay under ~1.5 % of its stream. */
-#define RANS32_MIN_LEN (16u * 1024u)
+#define RANS32_MIN_LEN (8u * 1024u)
 
 _Static_assert(((size_t)1 << (BLOCK_LOG2_BASE + LEVEL_MAX)) <= BLOCK_LEN_MAX,
                "block length must fit the header's 24 bits");
@@ -252,8 +252,7 @@ static void enc_init(enc_sym *e, uint32_t start, uint32_t freq) {
     e->shift = 0;
     e->bias = start + SCALE - 1;
   } else {
-    uint32_t shift = 0;
-    while (freq > (1u << shift)) shift++;
+    const uint32_t shift = 32u - (uint32_t)__builtin_clz(freq - 1); /* ceil log2 */
     e->rcp = (uint32_t)(((1ull << (shift + 31)) + freq - 1) / freq);
     e->shift = (uint16_t)(shift - 1);
     e->bias = start;
@@ -276,14 +275,16 @@ static void enc_init(enc_sym *e, uint32_t start, uint32_t freq) {
   } while (0)
 
 /* The AVX2 encoder's tables (see below): per symbol, its reciprocal and
- * bias | freq << 13 | shift << 25. */
+ * bias | freq << 13 | shift << 25. Like tab, set for the block's symbols
+ * first..last only (no other index is ever looked up). */
 typedef struct {
   uint32_t pk[256], rcp[256];
 } enc_vec_tab;
 
 static void enc_vec_init(enc_vec_tab *t, const enc_sym tab[256],
-                         const uint32_t freq[256]) {
-  for (unsigned s = 0; s < 256; s++) {
+                         const uint32_t freq[256], unsigned first,
+                         unsigned last) {
+  for (unsigned s = first; s <= last; s++) { /* the block's symbols */
     const enc_sym *const e = &tab[s];
     t->rcp[s] = freq[s] ? e->rcp : 0;
     t->pk[s] = freq[s] ? e->bias | freq[s] << 13 | (uint32_t)e->shift << 25 : 0;
@@ -798,13 +799,13 @@ static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
       BLOCK_HEADER_SIZE + len)
     return;
   b->mode = MODE_RANS;
-  for (unsigned s = 0, start = 0; s < 256; s++)
+  for (unsigned s = b->first, start = 0; s <= b->last; s++)
     if (b->freq[s]) {
       enc_init(&b->tab[s], start, b->freq[s]);
       start += b->freq[s];
     }
 #if ALCM_RANS_X86
-  if (simd) enc_vec_init(&b->vt, b->tab, b->freq);
+  if (simd) enc_vec_init(&b->vt, b->tab, b->freq, b->first, b->last);
   if (simd > 1 && b->last - b->first < WINDOW)
     for (unsigned i = 0; i < WINDOW; i++) {
       const unsigned c = b->first + i;

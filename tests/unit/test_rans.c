@@ -466,9 +466,37 @@ Test(rans, simd_and_scalar_accept_alike) {
   free(c);
 }
 
-/* Format 1.3: a payload of fewer than four blocks codes its blocks of
- * 16 KiB or more with 32 lanes (mode 3), shorter ones and payloads of
- * four blocks or more with 8. Both paths encode RANS32 alike, decode it
+/* The modes of a payload's blocks, in order (spec "rans payload"):
+ * returns how many, at most max. */
+static size_t block_modes(const uint8_t *c, size_t k, unsigned *modes,
+                          size_t max) {
+  size_t i = 0, at = 0;
+  while (at + 4 <= k && i < max) {
+    const uint32_t h = (uint32_t)c[at] | (uint32_t)c[at + 1] << 8 |
+                       (uint32_t)c[at + 2] << 16 | (uint32_t)c[at + 3] << 24;
+    const size_t len = (size_t)(h >> 8) + 1;
+    modes[i++] = h & 3;
+    at += 4;
+    if ((h & 3) == 0) {
+      at += len;
+    } else if ((h & 3) == 1) {
+      at += 1;
+    } else { /* first, last, varint per symbol, u32 stream length */
+      const unsigned first = c[at], last = c[at + 1];
+      at += 2;
+      for (unsigned sym = first; sym <= last; sym++) at += c[at] & 0x80 ? 2 : 1;
+      at += 4 + ((size_t)c[at] | (size_t)c[at + 1] << 8 |
+                 (size_t)c[at + 2] << 16 | (size_t)c[at + 3] << 24);
+    }
+  }
+  cr_assert_eq(at, k, "payload does not parse");
+  return i;
+}
+
+/* Format 1.3: the 8-lane RANS blocks are decoded (and coded) four side
+ * by side; a block that would be left without all three neighbours, as
+ * are all of them when there are fewer than four, uses 32 lanes (mode 3)
+ * if it has 8 KiB or more. Both paths encode RANS32 alike, decode it
  * alike, and accept the same broken payloads. */
 Test(rans, rans32_blocks) {
   const size_t n = 2 * BLOCK + 20000 + 77; /* 32, 32, 32 lanes */
@@ -480,13 +508,39 @@ Test(rans, rans32_blocks) {
   cr_assert_eq(c[0] & 3, 3, "expected RANS32");
   cr_assert_eq(round_trip(src, n), k);
   accept_alike(c, k, n);
-  k = alcm_rans_compress_path(c, rc->bound(n), src, 16383, 0, 1);
-  cr_assert_eq(c[0] & 3, 2, "16383 bytes: 8 lanes");
-  k = alcm_rans_compress_path(c, rc->bound(n), src, 16384, 0, 1);
-  cr_assert_eq(c[0] & 3, 3, "16384 bytes: 32 lanes");
+  k = alcm_rans_compress_path(c, rc->bound(n), src, 8191, 0, 1);
+  cr_assert_eq(c[0] & 3, 2, "8191 bytes: 8 lanes");
+  k = alcm_rans_compress_path(c, rc->bound(n), src, 8192, 0, 1);
+  cr_assert_eq(c[0] & 3, 3, "8192 bytes: 32 lanes");
   k = alcm_rans_compress_path(c, rc->bound(4 * BLOCK), src, 4 * BLOCK, 0, 1);
-  cr_assert_eq(c[0] & 3, 2, "four blocks: 8 lanes");
-  (void)k;
+  unsigned m[16];
+  cr_assert_eq(block_modes(c, k, m, 16), 4);
+  for (size_t i = 0; i < 4; i++) cr_assert_eq(m[i], 2, "four blocks: 8 lanes");
+  free(src);
+  free(c);
+}
+
+/* Which blocks get 32 lanes: counted among the likely RANS blocks only
+ * (RAW ones do not decode side by side), the last count % 4. */
+Test(rans, rans32_for_blocks_left_alone) {
+  const size_t n = 8 * BLOCK;
+  uint8_t *const src = malloc(n), *const c = malloc(rc->bound(n));
+  unsigned m[16];
+  rng_s = 13;
+  /* Five RANS blocks: four side by side, the fifth alone with 32 lanes. */
+  fill(src, 5 * BLOCK, D_EXPONENT);
+  size_t k = alcm_rans_compress_path(c, rc->bound(n), src, 5 * BLOCK, 0, 2);
+  cr_assert_eq(block_modes(c, k, m, 16), 5);
+  cr_assert(m[0] == 2 && m[1] == 2 && m[2] == 2 && m[3] == 2 && m[4] == 3);
+  cr_assert_eq(round_trip(src, 5 * BLOCK), k);
+  /* Two RANS blocks before six random (RAW) ones: eight blocks, but the
+   * two RANS ones have no neighbours: 32 lanes. */
+  fill(src + 2 * BLOCK, 6 * BLOCK, D_UNIFORM);
+  k = alcm_rans_compress_path(c, rc->bound(n), src, n, 0, 2);
+  cr_assert_eq(block_modes(c, k, m, 16), 8);
+  cr_assert(m[0] == 3 && m[1] == 3 && m[2] == 0 && m[7] == 0);
+  cr_assert_eq(round_trip(src, n), k);
+  paths_agree(src, n, rc->bound(n), 0);
   /* A RANS32 block of 40 000 bytes around every tail length mod 32. */
   for (size_t len = 40000; len < 40000 + 33; len++) {
     paths_agree(src, len, rc->bound(len), 0);
