@@ -90,8 +90,11 @@ static int enc_simd_level(void) {
  * decoding at memcpy speed is worth more than the bytes. */
 #define GAIN_SHIFT 8u
 
-/* Shortest block coded with 32 lanes (when the payload allows them): the
- * 96 extra state bytes stay under ~1.5 % of its stream. */
+/* Shortest block coded with 32 lanes (when it has no neighbours to run
+ * beside): the 96 extra state bytes are at most ~0.9 % of an 8 KiB bf16
+ * exponent block's chunk (with its mantissa plane), and its four chains
+ * decode ~3x faster than one. Measured on the bench corpus against 16
+ * KiB: 0.04 % larger, 7 % faster decoding; at 4 KiB 0.07 % larger. */
 #define RANS32_MIN_LEN (8u * 1024u)
 
 _Static_assert(((size_t)1 << (BLOCK_LOG2_BASE + LEVEL_MAX)) <= BLOCK_LEN_MAX,
