@@ -298,6 +298,11 @@ static void enc_vec_init(enc_vec_tab *t, const enc_sym tab[256],
  * WINDOW: the AVX-512 encoder looks their tables up in registers. */
 #define WINDOW 64u
 
+/* The AVX-512 encoder's table kinds, in order of what they can do:
+ * E512_NARROW (last - first < 32: two zmm per table), E512_WIDE (< 64:
+ * four); E512_NONE: wider, AVX2 code. */
+enum { E512_NARROW = 1, E512_WIDE, E512_NONE };
+
 /* One block on its way through the encoder: what encode_plan() decided,
  * and for a RANS block the stream being coded backwards from hi towards
  * lo (q, the lane states, the whole groups of 8 symbols still to code).
@@ -535,7 +540,9 @@ static AVX2_FN void enc_bulk_avx2_32(enc_block *b) {
  * zmm registers each, indexed by symbol - first with vpermt2d. The
  * flushing lanes' low words are compressed to the bottom of a vector,
  * narrowed to 16 bits and stored with a mask just below p: the same
- * bytes as ENC. Blocks with a wider range keep the AVX2 code. */
+ * bytes as ENC. Blocks with a wider range (f16's high bytes, whose sign
+ * bit splits them in two clusters) keep the AVX2 code: one 64-bit
+ * gather of both words instead of two 32-bit gathers measured slower. */
 typedef struct {
   __m512i pk[4], rcp[4];
   __m256i first;
@@ -550,9 +557,9 @@ AVX512_INLINE void e512_load(e512_tab *t, const enc_block *b) {
 }
 
 AVX512_INLINE __m256i e512_lookup(const __m512i t[4], __m512i idx,
-                                  const int wide) {
+                                  const int kind) {
   __m512i r = _mm512_permutex2var_epi32(t[0], idx, t[1]);
-  if (wide) {
+  if (kind == E512_WIDE) {
     const __m512i h = _mm512_permutex2var_epi32(t[2], idx, t[3]);
     r = _mm512_mask_blend_epi32(
         _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)), r, h);
@@ -562,12 +569,12 @@ AVX512_INLINE __m256i e512_lookup(const __m512i t[4], __m512i idx,
 
 AVX512_INLINE __m256i e512_step(__m256i x, const uint8_t *s,
                                 const e512_tab *t, uint8_t **pp,
-                                const int wide) {
+                                const int kind) {
   const __m256i sym =
       _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)s));
   const __m512i idx = _mm512_castsi256_si512(_mm256_sub_epi32(sym, t->first));
-  const __m256i pk = e512_lookup(t->pk, idx, wide);
-  const __m256i rcp = e512_lookup(t->rcp, idx, wide);
+  const __m256i pk = e512_lookup(t->pk, idx, kind);
+  const __m256i rcp = e512_lookup(t->rcp, idx, kind);
   const __m256i freq =
       _mm256_and_si256(_mm256_srli_epi32(pk, 13), _mm256_set1_epi32(SCALE - 1));
   const __m256i x_max1 = _mm256_sub_epi32(_mm256_slli_epi32(freq, 19),
@@ -590,14 +597,14 @@ AVX512_INLINE __m256i e512_step(__m256i x, const uint8_t *s,
 }
 
 AVX512_INLINE __m256i e512_next(enc_block *b, __m256i x, const e512_tab *t,
-                                const int wide) {
+                                const int kind) {
   b->left -= LANES;
-  return e512_step(x, b->src + b->left, t, &b->q, wide);
+  return e512_step(x, b->src + b->left, t, &b->q, kind);
 }
 
 /* Up to four 8-lane blocks side by side, as enc_bulk_avx2_side. */
 AVX512_INLINE void e512_side(enc_block *const *blocks, size_t k,
-                             const int wide) {
+                             const int kind) {
   enc_block *r[GROUP];
   e512_tab t[GROUP];
   __m256i x[GROUP];
@@ -615,26 +622,26 @@ AVX512_INLINE void e512_side(enc_block *const *blocks, size_t k,
     if (k >= 4)
       while (enc_step_ok(r[0]) && enc_step_ok(r[1]) && enc_step_ok(r[2]) &&
              enc_step_ok(r[3]))
-        for (size_t i = 0; i < 4; i++) x[i] = e512_next(r[i], x[i], &t[i], wide);
+        for (size_t i = 0; i < 4; i++) x[i] = e512_next(r[i], x[i], &t[i], kind);
     else if (k == 3)
       while (enc_step_ok(r[0]) && enc_step_ok(r[1]) && enc_step_ok(r[2]))
-        for (size_t i = 0; i < 3; i++) x[i] = e512_next(r[i], x[i], &t[i], wide);
+        for (size_t i = 0; i < 3; i++) x[i] = e512_next(r[i], x[i], &t[i], kind);
     else
       while (enc_step_ok(r[0]) && enc_step_ok(r[1]))
-        for (size_t i = 0; i < 2; i++) x[i] = e512_next(r[i], x[i], &t[i], wide);
+        for (size_t i = 0; i < 2; i++) x[i] = e512_next(r[i], x[i], &t[i], kind);
     for (size_t i = 0; i < k && i < GROUP; i++) enc_store(r[i], x[i]);
   }
   if (k == 1) {
     e512_load(&t[0], r[0]);
     __m256i y = enc_load(r[0]);
-    while (enc_step_ok(r[0])) y = e512_next(r[0], y, &t[0], wide);
+    while (enc_step_ok(r[0])) y = e512_next(r[0], y, &t[0], kind);
     enc_store(r[0], y);
   }
 }
 
 /* A RANS32 block, four chains, as enc_bulk_avx2_32 (which then sees
  * whether the stream ran out of room). */
-AVX512_INLINE void e512_32(enc_block *b, const int wide) {
+AVX512_INLINE void e512_32(enc_block *b, const int kind) {
   if (!b->ok) return;
   e512_tab t;
   e512_load(&t, b);
@@ -644,23 +651,34 @@ AVX512_INLINE void e512_32(enc_block *b, const int wide) {
   while (b->left > 0 && (size_t)(b->q - b->lo) >= 2 * LANES32) {
     b->left -= LANES32;
     const uint8_t *const g = b->src + b->left;
-    x[3] = e512_step(x[3], g + 24, &t, &b->q, wide);
-    x[2] = e512_step(x[2], g + 16, &t, &b->q, wide);
-    x[1] = e512_step(x[1], g + 8, &t, &b->q, wide);
-    x[0] = e512_step(x[0], g, &t, &b->q, wide);
+    x[3] = e512_step(x[3], g + 24, &t, &b->q, kind);
+    x[2] = e512_step(x[2], g + 16, &t, &b->q, kind);
+    x[1] = e512_step(x[1], g + 8, &t, &b->q, kind);
+    x[0] = e512_step(x[0], g, &t, &b->q, kind);
   }
   for (unsigned v = 0; v < 4; v++)
     _mm256_storeu_si256((__m256i *)(void *)(b->x + 8 * v), x[v]);
 }
 
+/* The kernels, one copy per table kind. */
 static AVX512_FN void e512_side_narrow(enc_block *const *r, size_t k) {
-  e512_side(r, k, 0);
+  e512_side(r, k, E512_NARROW);
 }
 static AVX512_FN void e512_side_wide(enc_block *const *r, size_t k) {
-  e512_side(r, k, 1);
+  e512_side(r, k, E512_WIDE);
 }
-static AVX512_FN void e512_32_narrow(enc_block *b) { e512_32(b, 0); }
-static AVX512_FN void e512_32_wide(enc_block *b) { e512_32(b, 1); }
+static AVX512_FN void e512_32_narrow(enc_block *b) { e512_32(b, E512_NARROW); }
+static AVX512_FN void e512_32_wide(enc_block *b) { e512_32(b, E512_WIDE); }
+
+static void e512_side_run(enc_block *const *r, size_t k, int kind) {
+  if (kind == E512_NARROW) e512_side_narrow(r, k);
+  if (kind == E512_WIDE) e512_side_wide(r, k);
+}
+
+static void e512_32_run(enc_block *b, int kind) {
+  if (kind == E512_NARROW) e512_32_narrow(b);
+  if (kind == E512_WIDE) e512_32_wide(b);
+}
 #endif
 
 static size_t put_header(uint8_t *dst, unsigned mode, size_t len) {
@@ -809,12 +827,14 @@ static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
     }
 #if ALCM_RANS_X86
   if (simd) enc_vec_init(&b->vt, b->tab, b->freq, b->first, b->last);
-  if (simd > 1 && b->last - b->first < WINDOW)
-    for (unsigned i = 0; i < WINDOW; i++) {
-      const unsigned c = b->first + i;
-      b->wpk[i] = c <= b->last ? b->vt.pk[c] : 0;
-      b->wrcp[i] = c <= b->last ? b->vt.rcp[c] : 0;
-    }
+  if (simd > 1) {
+    if (b->last - b->first < WINDOW)
+      for (unsigned i = 0; i < WINDOW; i++) {
+        const unsigned c = b->first + i;
+        b->wpk[i] = c <= b->last ? b->vt.pk[c] : 0;
+        b->wrcp[i] = c <= b->last ? b->vt.rcp[c] : 0;
+      }
+  }
 #else
   (void)simd;
 #endif
@@ -826,34 +846,34 @@ static size_t rans_head(const enc_block *b) {
 }
 
 #if ALCM_RANS_X86
-/* For the AVX-512 encoder: 0 no (range too wide), 1 narrow, 2 wide. */
-static int e512_width(const enc_block *b) {
+/* The AVX-512 table kind a block needs (its range of symbols). */
+static int e512_kind(const enc_block *b) {
   const unsigned range = b->last - b->first;
-  return range < WINDOW / 2 ? 1 : range < WINDOW ? 2 : 0;
+  return range < WINDOW / 2 ? E512_NARROW
+         : range < WINDOW   ? E512_WIDE
+                            : E512_NONE;
 }
 #endif
 
 /* Code the streams of the RANS blocks among b[0..n) into their areas
- * [lo, hi), setting p. simd: 0 scalar, 1 AVX2, 2 AVX-512 where the
- * blocks' ranges allow (the AVX2 code then finishes: the last steps of a
- * stream that runs out of room). */
+ * [lo, hi), setting p. simd: 0 scalar, 1 AVX2, 2 AVX-512 (the AVX2 code
+ * then finishes: the last steps of a stream that runs out of room). */
 static void encode_streams(enc_block *b, size_t n, int simd) {
   enc_block *r[GROUP]; /* the 8-lane RANS blocks */
   size_t k = 0;
-  int width = 1; /* of the 8-lane blocks together, as e512_width */
+  int kind = E512_NARROW; /* the 8-lane blocks': the widest any needs */
   for (size_t i = 0; i < n; i++) {
     if (b[i].mode != MODE_RANS) continue;
     enc_begin(&b[i]);
 #if ALCM_RANS_X86
-    const int w = simd > 1 ? e512_width(&b[i]) : 0;
+    const int w = simd > 1 ? e512_kind(&b[i]) : E512_NONE;
     if (simd && b[i].lanes == LANES) {
       r[k++] = &b[i];
-      width = w == 0 || width == 0 ? 0 : w > width ? w : width;
+      kind = w > kind ? w : kind;
       continue;
     }
     if (simd) {
-      if (w == 1) e512_32_narrow(&b[i]);
-      if (w == 2) e512_32_wide(&b[i]);
+      e512_32_run(&b[i], w);
       enc_bulk_avx2_32(&b[i]);
       continue;
     }
@@ -861,12 +881,11 @@ static void encode_streams(enc_block *b, size_t n, int simd) {
     enc_bulk_scalar(&b[i]);
   }
 #if ALCM_RANS_X86
-  if (simd > 1 && width == 1) e512_side_narrow(r, k);
-  if (simd > 1 && width == 2) e512_side_wide(r, k);
+  e512_side_run(r, k, kind);
   enc_bulk_avx2_side(r, k);
   for (size_t i = 0; i < k; i++) enc_bulk_avx2(r[i]); /* out of room: ok = 0 */
 #else
-  (void)simd, (void)r, (void)k;
+  (void)simd, (void)r, (void)k, (void)kind;
 #endif
   for (size_t i = 0; i < n; i++)
     if (b[i].mode == MODE_RANS) enc_end(&b[i]);
