@@ -131,11 +131,216 @@ static void hist_sum(const uint32_t c[4][256], uint32_t count[256]) {
     count[s] = c[0][s] + c[1][s] + c[2][s] + c[3][s];
 }
 
-static void histogram(const uint8_t *src, size_t n, uint32_t count[256]) {
+static void histogram_scalar(const uint8_t *src, size_t n,
+                             uint32_t count[256]) {
   uint32_t c[4][256];
   memset(c, 0, sizeof c);
   hist_add(src, n, c);
   hist_sum(c, count);
+}
+
+#if ALCM_RANS_X86
+/* AVX-512 histogram (GFNI, VBMI, VBMI2, BITALG; chosen at run time, the
+ * same counts as the scalar code). The bytes of an exponent plane sit in
+ * a narrow window: a 64 KiB block has 99.9 % of its bytes within 16-24
+ * values in most blocks, within 64 in nearly all. The window
+ * [lo, lo + 8G) (G groups of 8 values, G = 1..8) is counted 64 bytes at
+ * a time without a table: for d = byte - lo, a VPERMB per group makes
+ * each byte of the group one-hot (bit d & 7), GF2P8AFFINEQB transposes
+ * each 8x8 bit matrix (eight bytes of one-hot bits become, for each bit,
+ * the set of bytes that have it) and VPOPCNTB counts those sets. The
+ * byte counters (at most 8 per vector) are folded every HIST_ROUND
+ * vectors: a VPERMB gathers each value's eight qword lanes into one
+ * qword, VPSADBW sums them. Bytes outside the window are packed
+ * (VPCOMPRESSB) into a buffer that the scalar hist_add() counts.
+ *
+ * G and lo come from a coarse histogram (byte >> 2: 64 bins of four
+ * values, counted the same way with G = 8) of HIST_ROUND vectors spread
+ * over the block, picking the cheapest window: a group costs ~0.03
+ * cycle per byte (two port-5 uops per vector), a byte outside the window
+ * ~1.2 cycles (HIST_OUT_COST groups). Where no window beats the scalar
+ * code (near-uniform bytes), the scalar code counts.
+ *
+ * Measured on 64 KiB blocks of the corpus (Emerald Rapids, cycles per
+ * byte, scalar -> this, best of 7): bf16 exponent planes 1.15 -> 0.25,
+ * f32 exponent planes 1.20 -> 0.30, uniform bytes 1.12 -> 1.16 (the
+ * sample, then the scalar code); bf16 engine compress +14 %. */
+#define HIST_FN                                                               \
+  __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,"          \
+                        "avx512bitalg,gfni,popcnt")))
+#define HIST_INLINE static inline __attribute__((always_inline)) HIST_FN
+#define HIST_ROUND 31u     /* vectors per fold: 8 * 31 <= 255 */
+#define HIST_MIN 4096u     /* shorter inputs: scalar */
+#define HIST_OUT_COST 40u  /* a byte outside the window, in groups */
+#define HIST_OUTBUF 4096u  /* packed outside bytes before hist_add() */
+
+static int hist_simd(void) {
+  return __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vbmi") &&
+         __builtin_cpu_supports("avx512vbmi2") &&
+         __builtin_cpu_supports("avx512bitalg") &&
+         __builtin_cpu_supports("gfni") && __builtin_cpu_supports("popcnt");
+}
+
+/* ONEHOT + 64 - 8g, 64 bytes: bit d & 7 for d in group g, else 0. */
+static const uint8_t ONEHOT[128] = {[64] = 1,  [65] = 2,  [66] = 4,
+                                    [67] = 8,  [68] = 16, [69] = 32,
+                                    [70] = 64, [71] = 128};
+
+/* Per group, the counts of 64 indices d (0..63; bytes not in the mask
+ * count nowhere) added to acc[g]: byte 8q + b counts d = 8g + b among
+ * bytes 8q..8q+7. */
+HIST_INLINE void hist_vec(__m512i d, __mmask64 in, const __m512i *tab,
+                          __m512i *acc, unsigned groups) {
+  const __m512i bit = _mm512_set1_epi64((long long)0x8040201008040201u);
+  for (unsigned g = 0; g < groups; g++) {
+    const __m512i h = _mm512_maskz_permutexvar_epi8(in, d, tab[g]);
+    const __m512i t = _mm512_gf2p8affine_epi64_epi8(bit, h, 0);
+    acc[g] = _mm512_add_epi8(acc[g], _mm512_popcnt_epi8(t));
+  }
+}
+
+/* Fold the byte counters into qword sums: sum[g] lane b = count of 8g+b. */
+HIST_INLINE void hist_fold(__m512i *acc, __m512i *sum, unsigned groups) {
+  const __m512i by_value = _mm512_set_epi64(
+      0x3F372F271F170F07, 0x3E362E261E160E06, 0x3D352D251D150D05,
+      0x3C342C241C140C04, 0x3B332B231B130B03, 0x3A322A221A120A02,
+      0x3931292119110901, 0x3830282018100800);
+  for (unsigned g = 0; g < groups; g++) {
+    const __m512i v = _mm512_permutexvar_epi8(by_value, acc[g]);
+    sum[g] = _mm512_add_epi64(sum[g],
+                              _mm512_sad_epu8(v, _mm512_setzero_si512()));
+    acc[g] = _mm512_setzero_si512();
+  }
+}
+
+HIST_INLINE void hist_tables(__m512i *tab, __m512i *acc, __m512i *sum,
+                             unsigned groups) {
+  for (unsigned g = 0; g < groups; g++) {
+    tab[g] = _mm512_loadu_si512(ONEHOT + 64 - 8 * g);
+    acc[g] = sum[g] = _mm512_setzero_si512();
+  }
+}
+
+/* Add sum[g] lane b to count[8g + b]. */
+HIST_INLINE void hist_store(const __m512i *sum, unsigned groups,
+                            uint32_t *count) {
+  for (unsigned g = 0; g < groups; g++) {
+    uint64_t q[8];
+    _mm512_storeu_si512(q, sum[g]);
+    for (unsigned b = 0; b < 8; b++) count[8 * g + b] += (uint32_t)q[b];
+  }
+}
+
+/* The window for src[0..n) (n >= HIST_MIN): the number of groups (0:
+ * count with the scalar code) and *lo. */
+static HIST_FN unsigned hist_window(const uint8_t *src, size_t n,
+                                    unsigned *lo) {
+  __m512i tab[8], acc[8], sum[8];
+  hist_tables(tab, acc, sum, 8);
+  const __m512i low6 = _mm512_set1_epi8(0x3F);
+  const size_t step = (n - 64) / (HIST_ROUND - 1);
+  for (unsigned i = 0; i < HIST_ROUND; i++) {
+    const __m512i x = _mm512_loadu_si512(src + i * step);
+    hist_vec(_mm512_and_si512(_mm512_srli_epi16(x, 2), low6), ~(__mmask64)0,
+             tab, acc, 8);
+  }
+  hist_fold(acc, sum, 8);
+  uint32_t bin[64] = {0}, pre[65] = {0};
+  hist_store(sum, 8, bin);
+  for (unsigned b = 0; b < 64; b++) pre[b + 1] = pre[b] + bin[b];
+  const uint32_t total = 64 * HIST_ROUND;
+  uint32_t best = total * HIST_OUT_COST * 3 / 4; /* scalar */
+  unsigned groups = 0;
+  for (unsigned g = 1; g <= 8; g++) {
+    uint32_t key = 0; /* coverage << 8 | first bin */
+    for (unsigned a = 0; a + 2 * g <= 64; a++) {
+      const uint32_t k = (pre[a + 2 * g] - pre[a]) << 8 | a;
+      key = k > key ? k : key;
+    }
+    const uint32_t cost = total * g + (total - (key >> 8)) * HIST_OUT_COST;
+    if (cost < best) {
+      best = cost;
+      groups = g;
+      *lo = 4 * (key & 0xFF);
+    }
+  }
+  return groups;
+}
+
+/* Count src[0..n) into count (zeroed) with the window [lo, lo + 8G). */
+HIST_INLINE void hist_count(const uint8_t *src, size_t n, unsigned lo,
+                            unsigned groups, uint32_t count[256]) {
+  __m512i tab[8], acc[8], sum[8];
+  hist_tables(tab, acc, sum, groups);
+  uint32_t c[4][256];
+  memset(c, 0, sizeof c);
+  uint8_t out[HIST_OUTBUF];
+  size_t nout = 0;
+  const __m512i vlo = _mm512_set1_epi8((char)lo);
+  const __m512i width = _mm512_set1_epi8((char)(8 * groups));
+  const size_t nv = n / 64;
+  for (size_t v = 0; v < nv;) {
+    const size_t end = nv - v < HIST_ROUND ? nv : v + HIST_ROUND;
+    for (; v < end; v++) {
+      const __m512i x = _mm512_loadu_si512(src + 64 * v);
+      const __m512i d = _mm512_sub_epi8(x, vlo);
+      const __mmask64 in = _mm512_cmplt_epu8_mask(d, width);
+      if (~in) {
+        _mm512_storeu_si512(out + nout, _mm512_maskz_compress_epi8(~in, x));
+        nout += (size_t)_mm_popcnt_u64(~in);
+        if (nout > HIST_OUTBUF - 64) {
+          hist_add(out, nout, c);
+          nout = 0;
+        }
+      }
+      hist_vec(d, in, tab, acc, groups);
+    }
+    hist_fold(acc, sum, groups);
+  }
+  hist_add(out, nout, c);
+  hist_add(src + 64 * nv, n - 64 * nv, c);
+  hist_sum(c, count);
+  hist_store(sum, groups, count + lo);
+}
+
+/* One copy of the loop per window width, so the tables and counters
+ * stay in registers. 0 when the scalar code should count. */
+static HIST_FN int histogram_avx512(const uint8_t *src, size_t n,
+                                    uint32_t count[256]) {
+  unsigned lo = 0;
+  const unsigned groups = n < HIST_MIN ? 0 : hist_window(src, n, &lo);
+  switch (groups) {
+  case 0: return 0;
+  case 1: hist_count(src, n, lo, 1, count); break;
+  case 2: hist_count(src, n, lo, 2, count); break;
+  case 3: hist_count(src, n, lo, 3, count); break;
+  case 4: hist_count(src, n, lo, 4, count); break;
+  case 5: hist_count(src, n, lo, 5, count); break;
+  case 6: hist_count(src, n, lo, 6, count); break;
+  case 7: hist_count(src, n, lo, 7, count); break;
+  default: hist_count(src, n, lo, 8, count); break;
+  }
+  return 1;
+}
+#endif
+
+/* The byte histogram of src[0..n); simd: the AVX-512 code where the
+ * host has it. */
+static void histogram(const uint8_t *src, size_t n, uint32_t count[256],
+                      int simd) {
+#if ALCM_RANS_X86
+  if (simd && hist_simd() && histogram_avx512(src, n, count)) return;
+#else
+  (void)simd;
+#endif
+  histogram_scalar(src, n, count);
+}
+
+/* Test hook (internal.h). */
+void alcm_rans_histogram(const void *src, size_t n, uint32_t count[256],
+                         int simd) {
+  histogram(src, n, count, simd);
 }
 
 /* ---- encoder ---------------------------------------------------------- */
@@ -799,7 +1004,7 @@ static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
   b->p = NULL;
   if (sampled_raw) return;
   uint32_t count[256];
-  histogram(src, len, count);
+  histogram(src, len, count, simd);
   unsigned used = 0;
   b->first = 256;
   b->last = 0;

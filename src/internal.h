@@ -155,6 +155,9 @@ size_t alcm_rans_compress_path(void *dst, size_t dst_capacity,
                                int simd);
 int alcm_rans_decompress_path(void *dst, size_t dst_size, const void *src,
                               size_t src_size, int simd);
+/* rans's byte histogram (scalar: simd 0; the host's SIMD code: 1). */
+void alcm_rans_histogram(const void *src, size_t n, uint32_t count[256],
+                         int simd);
 /* zstd with a compression context the caller keeps between calls (one
  * per thread): context set-up otherwise dominates small chunks. *ctx
  * starts NULL; free it with alcm_zstd_free_ctx (NULL is fine). */

@@ -795,3 +795,72 @@ Test(rans, golden_payload_decodes) {
   cr_assert_eq(k, sizeof golden);
   cr_assert_arr_eq(again, golden, k);
 }
+
+/* ---- byte histogram (AVX-512 window counter where the host has it) ---
+ * alcm_rans_histogram with simd 0 and 1 must both equal a plain count. */
+static void hist_agrees(const uint8_t *src, size_t n) {
+  uint32_t ref[256] = {0}, got[256];
+  for (size_t i = 0; i < n; i++) ref[src[i]]++;
+  for (int simd = 0; simd < 2; simd++) {
+    memset(got, 0xA5, sizeof got);
+    alcm_rans_histogram(src, n, got, simd);
+    cr_assert_arr_eq(got, ref, sizeof ref, "n %zu simd %d", n, simd);
+  }
+}
+
+enum hist_kind {
+  H_RANDOM,   /* uniform bytes */
+  H_WINDOW,   /* skewed, within 20 values */
+  H_OUTLIERS, /* a narrow window plus rare 0 and 255 */
+  H_EQUAL,    /* one value */
+  H_WIDE,     /* skewed over ~80 values: wider than any window */
+  H_KINDS
+};
+
+static void hist_fill(uint8_t *p, size_t n, int kind) {
+  const unsigned base = (unsigned)(rnd() % 236);
+  for (size_t i = 0; i < n; i++) {
+    const uint64_t r = rnd();
+    const unsigned skew = (unsigned)__builtin_ctzll(r | 1u << 20);
+    switch (kind) {
+    case H_RANDOM: p[i] = (uint8_t)r; break;
+    case H_WINDOW: p[i] = (uint8_t)(base + skew); break;
+    case H_OUTLIERS:
+      p[i] = r % 97 == 0 ? (uint8_t)(r >> 40 & 1 ? 255 : 0)
+                         : (uint8_t)(120 + skew % 12);
+      break;
+    case H_EQUAL: p[i] = (uint8_t)base; break;
+    default: p[i] = (uint8_t)(40 + (r >> 32) % 40 + (r >> 48) % 40); break;
+    }
+  }
+}
+
+Test(rans, histogram_short_lengths) {
+  uint8_t buf[201 + 3];
+  rng_s = 11;
+  for (int kind = 0; kind < H_KINDS; kind++)
+    for (size_t n = 0; n <= 200; n++) {
+      hist_fill(buf, sizeof buf, kind);
+      hist_agrees(buf + n % 4, n);
+    }
+}
+
+Test(rans, histogram_long_inputs) {
+  static const size_t len[] = {4095, 4096, 4097, 65536, 65536 + 63,
+                               100003, 262144 + 17};
+  const size_t max = 262144 + 17 + 64;
+  uint8_t *const buf = malloc(max);
+  rng_s = 12;
+  for (int kind = 0; kind < H_KINDS; kind++)
+    for (size_t k = 0; k < sizeof len / sizeof len[0]; k++)
+      for (size_t off = 0; off < 64; off += 21) {
+        hist_fill(buf, max, kind);
+        hist_agrees(buf + off, len[k]);
+      }
+  /* Outliers in bursts: a window's worth of vectors all outside. */
+  hist_fill(buf, max, H_WINDOW);
+  memset(buf + 5000, 0, 9000);
+  memset(buf + 30000, 255, 333);
+  hist_agrees(buf + 1, 65536);
+  free(buf);
+}
