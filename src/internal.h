@@ -147,8 +147,9 @@ extern const alcm_codec alcm_codec_store;
 extern const alcm_codec alcm_codec_zstd;
 extern const alcm_codec alcm_codec_zlib;
 extern const alcm_codec alcm_codec_rans;
-/* rans with its SIMD paths forced off (simd 0) or allowed (1), for tests
- * that compare them; the codec itself picks at run time. */
+/* rans with its SIMD paths forced off (simd 0) or allowed (1; the
+ * decoder: 1 AVX2 at most, 2 AVX-512 too), each capped at what the host
+ * has, for tests that compare them; the codec itself picks at run time. */
 size_t alcm_rans_compress_path(void *dst, size_t dst_capacity,
                                const void *src, size_t src_size, int level,
                                int simd);
