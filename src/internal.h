@@ -148,8 +148,8 @@ extern const alcm_codec alcm_codec_zstd;
 extern const alcm_codec alcm_codec_zlib;
 extern const alcm_codec alcm_codec_rans;
 /* rans with its SIMD paths forced off (simd 0) or allowed up to AVX2 (1)
- * or AVX-512 (2, encoder only) as far as the host has them, for tests
- * that compare them; the codec itself picks at run time. */
+ * or AVX-512 (2), each capped at what the host has, for tests that
+ * compare them; the codec itself picks at run time. */
 size_t alcm_rans_compress_path(void *dst, size_t dst_capacity,
                                const void *src, size_t src_size, int level,
                                int simd);

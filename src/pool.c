@@ -14,6 +14,9 @@
 
 #include "internal.h"
 
+/* Least stack a worker gets (see alcm_pool_create). */
+#define WORKER_STACK ((size_t)1 << 20)
+
 typedef struct {
   alcm_pool *pool;
   unsigned id; /* 1..T-1 */
@@ -107,14 +110,27 @@ alcm_status alcm_pool_create(alcm_pool **out, const alcm_mem *m,
       return ALCM_ERR_NOMEM;
     }
   }
+  /* Workers run the codecs, whose tables live on the stack (the rans
+   * decoder's eight tables: ~135 KiB); a host whose default thread stack
+   * is small (musl: 128 KiB) gets WORKER_STACK instead. */
+  pthread_attr_t attr;
+  size_t stack = 0;
+  if (pthread_attr_init(&attr) != 0) {
+    alcm_pool_destroy(p, m);
+    return ALCM_ERR_NOMEM;
+  }
+  if (pthread_attr_getstacksize(&attr, &stack) != 0 || stack < WORKER_STACK)
+    (void)pthread_attr_setstacksize(&attr, WORKER_STACK);
   for (unsigned t = 0; t < workers; t++) {
     p->args[t] = (worker_arg){.pool = p, .id = t + 1};
-    if (pthread_create(&p->threads[t], NULL, worker, &p->args[t]) != 0) {
+    if (pthread_create(&p->threads[t], &attr, worker, &p->args[t]) != 0) {
+      pthread_attr_destroy(&attr);
       alcm_pool_destroy(p, m);
       return ALCM_ERR_NOMEM;
     }
     p->started++;
   }
+  pthread_attr_destroy(&attr);
   *out = p;
   return ALCM_OK;
 }
