@@ -802,11 +802,20 @@ AVX512_INLINE __m256i e512_step(__m256i x, const uint8_t *s,
                           _mm256_mullo_epi32(q, cmpl));
 }
 
-AVX512_INLINE __m256i e512_next(enc_block *b, __m256i x, const e512_tab *t,
-                                const int kind) {
-  b->left -= LANES;
-  return e512_step(x, b->src + b->left, t, &b->q, kind);
-}
+/* The state of up to GROUP blocks being coded side by side, in locals:
+ * the loops store through q (uint8_t *), which may alias anything in
+ * memory, so fields of enc_block would be reloaded after every step. */
+typedef struct {
+  uint8_t *q[GROUP];
+  const uint8_t *lo[GROUP], *src[GROUP];
+  size_t left[GROUP];
+} e512_pos;
+
+#define E512_OK(s, i) \
+  ((s).left[i] > 0 && (size_t)((s).q[i] - (s).lo[i]) >= 2 * LANES)
+#define E512_NEXT(s, i)                                                  \
+  ((s).left[i] -= LANES,                                                 \
+   x[i] = e512_step(x[i], (s).src[i] + (s).left[i], &t[i], &(s).q[i], kind))
 
 /* Up to four 8-lane blocks side by side, as enc_bulk_avx2_side. */
 AVX512_INLINE void e512_side(enc_block *const *blocks, size_t k,
@@ -814,34 +823,38 @@ AVX512_INLINE void e512_side(enc_block *const *blocks, size_t k,
   enc_block *r[GROUP];
   e512_tab t[GROUP];
   __m256i x[GROUP];
+  e512_pos s;
   memcpy(r, blocks, k * sizeof *r);
   for (;;) {
     size_t m = 0;
     for (size_t i = 0; i < k; i++)
       if (enc_step_ok(r[i])) r[m++] = r[i];
     k = m;
-    if (k < 2) break;
+    if (k == 0) break;
     for (size_t i = 0; i < k; i++) {
       e512_load(&t[i], r[i]);
       x[i] = enc_load(r[i]);
+      s.q[i] = r[i]->q;
+      s.lo[i] = r[i]->lo;
+      s.src[i] = r[i]->src;
+      s.left[i] = r[i]->left;
     }
     if (k >= 4)
-      while (enc_step_ok(r[0]) && enc_step_ok(r[1]) && enc_step_ok(r[2]) &&
-             enc_step_ok(r[3]))
-        for (size_t i = 0; i < 4; i++) x[i] = e512_next(r[i], x[i], &t[i], kind);
+      while (E512_OK(s, 0) && E512_OK(s, 1) && E512_OK(s, 2) && E512_OK(s, 3))
+        E512_NEXT(s, 0), E512_NEXT(s, 1), E512_NEXT(s, 2), E512_NEXT(s, 3);
     else if (k == 3)
-      while (enc_step_ok(r[0]) && enc_step_ok(r[1]) && enc_step_ok(r[2]))
-        for (size_t i = 0; i < 3; i++) x[i] = e512_next(r[i], x[i], &t[i], kind);
+      while (E512_OK(s, 0) && E512_OK(s, 1) && E512_OK(s, 2))
+        E512_NEXT(s, 0), E512_NEXT(s, 1), E512_NEXT(s, 2);
+    else if (k == 2)
+      while (E512_OK(s, 0) && E512_OK(s, 1)) E512_NEXT(s, 0), E512_NEXT(s, 1);
     else
-      while (enc_step_ok(r[0]) && enc_step_ok(r[1]))
-        for (size_t i = 0; i < 2; i++) x[i] = e512_next(r[i], x[i], &t[i], kind);
-    for (size_t i = 0; i < k && i < GROUP; i++) enc_store(r[i], x[i]);
-  }
-  if (k == 1) {
-    e512_load(&t[0], r[0]);
-    __m256i y = enc_load(r[0]);
-    while (enc_step_ok(r[0])) y = e512_next(r[0], y, &t[0], kind);
-    enc_store(r[0], y);
+      while (E512_OK(s, 0)) E512_NEXT(s, 0);
+    for (size_t i = 0; i < k && i < GROUP; i++) {
+      enc_store(r[i], x[i]);
+      r[i]->q = s.q[i];
+      r[i]->left = s.left[i];
+    }
+    if (k == 1) break;
   }
 }
 
@@ -854,14 +867,19 @@ AVX512_INLINE void e512_32(enc_block *b, const int kind) {
   __m256i x[4];
   for (unsigned v = 0; v < 4; v++)
     x[v] = _mm256_loadu_si256((const __m256i *)(const void *)(b->x + 8 * v));
-  while (b->left > 0 && (size_t)(b->q - b->lo) >= 2 * LANES32) {
-    b->left -= LANES32;
-    const uint8_t *const g = b->src + b->left;
-    x[3] = e512_step(x[3], g + 24, &t, &b->q, kind);
-    x[2] = e512_step(x[2], g + 16, &t, &b->q, kind);
-    x[1] = e512_step(x[1], g + 8, &t, &b->q, kind);
-    x[0] = e512_step(x[0], g, &t, &b->q, kind);
+  uint8_t *q = b->q;
+  const uint8_t *const lo = b->lo, *const src = b->src;
+  size_t left = b->left;
+  while (left > 0 && (size_t)(q - lo) >= 2 * LANES32) {
+    left -= LANES32;
+    const uint8_t *const g = src + left;
+    x[3] = e512_step(x[3], g + 24, &t, &q, kind);
+    x[2] = e512_step(x[2], g + 16, &t, &q, kind);
+    x[1] = e512_step(x[1], g + 8, &t, &q, kind);
+    x[0] = e512_step(x[0], g, &t, &q, kind);
   }
+  b->q = q;
+  b->left = left;
   for (unsigned v = 0; v < 4; v++)
     _mm256_storeu_si256((__m256i *)(void *)(b->x + 8 * v), x[v]);
 }
