@@ -380,23 +380,52 @@ static uint32_t log2_fix8(uint32_t f) {
   return ((uint32_t)k << 8) + LOG2_FRAC[m - 256];
 }
 
-/* Scale counts (>= 2 distinct symbols, n = their sum) to frequencies that
- * sum to SCALE, every used symbol >= 1 and <= SCALE - 1. Rounded shares
- * first; the rounding error goes to the most frequent symbol, where it
- * costs least, unless that would take half of it, in which case every
- * symbol above 1 gives up one unit per pass (rare: only many tiny
- * symbols beside no dominant one). Deterministic. */
+/* The symbols a block uses, as a 256-bit set, so that the per-block
+ * work below visits those (a few dozen in an exponent plane) in order
+ * instead of branching on all 256 counts. */
+typedef struct {
+  uint64_t w[4];
+} symbol_set;
+
+static unsigned used_set(const uint32_t count[256], symbol_set *u) {
+  unsigned n = 0;
+  for (unsigned w = 0; w < 4; w++) {
+    uint64_t m = 0;
+    for (unsigned b = 0; b < 64; b++)
+      m |= (uint64_t)(count[64 * w + b] != 0) << b;
+    u->w[w] = m;
+    n += (unsigned)__builtin_popcountll(m);
+  }
+  return n;
+}
+
+/* for (each symbol s in u, ascending) */
+#define FOR_EACH_USED(s, u)                                               \
+  for (unsigned w_ = 0; w_ < 4; w_++)                                     \
+    for (uint64_t m_ = (u)->w[w_];                                        \
+         m_ && ((s) = 64 * w_ + (unsigned)__builtin_ctzll(m_), 1);        \
+         m_ &= m_ - 1)
+
+/* Scale counts (>= 2 distinct symbols u, n = their sum) to frequencies
+ * that sum to SCALE, every used symbol >= 1 and <= SCALE - 1, unused 0.
+ * Rounded shares first; the rounding error goes to the most frequent
+ * symbol, where it costs least, unless that would take half of it, in
+ * which case every symbol above 1 gives up one unit per pass (rare: only
+ * many tiny symbols beside no dominant one). Deterministic: the share is
+ * floor((count * SCALE + n / 2) / n) computed in double, exact here (the
+ * numerator < 2^37 is exact, and a quotient below 2^12 that is not an
+ * integer is at least 1/n >= 2^-24 from one, far more than the
+ * division's 2^-41 error), and ~3x the throughput of a 64-bit divide. */
 static void normalize(const uint32_t count[256], uint32_t n,
-                      uint32_t freq[256]) {
+                      const symbol_set *u, uint32_t freq[256]) {
   uint32_t sum = 0;
-  unsigned big = 0;
-  for (unsigned s = 0; s < 256; s++) {
-    uint32_t f = 0;
-    if (count[s]) {
-      f = (uint32_t)(((uint64_t)count[s] * SCALE + n / 2) / n);
-      if (f == 0) f = 1;
-      if (f > SCALE - 1) f = SCALE - 1;
-    }
+  unsigned big = 0, s;
+  memset(freq, 0, 256 * sizeof *freq);
+  FOR_EACH_USED(s, u) {
+    const double num = (double)count[s] * SCALE + (double)(n / 2);
+    uint32_t f = (uint32_t)(num / (double)n);
+    if (f == 0) f = 1;
+    if (f > SCALE - 1) f = SCALE - 1;
     freq[s] = f;
     sum += f;
     if (count[s] > count[big]) big = s;
@@ -411,8 +440,8 @@ static void normalize(const uint32_t count[256], uint32_t n,
     return;
   }
   while (excess) /* terminates: sum of (freq - 1) >= SCALE - 256 > 0 */
-    for (unsigned s = 0; s < 256 && excess; s++)
-      if (freq[s] > 1) {
+    FOR_EACH_USED(s, u)
+      if (freq[s] > 1 && excess) {
         freq[s]--;
         excess--;
       }
@@ -921,12 +950,12 @@ static size_t raw_block(uint8_t *dst, size_t cap, const uint8_t *src,
 /* Estimated RANS block size: exact header, table and stream length
  * field, plus sum count * log2(SCALE / freq) bits and the states. */
 static uint64_t rans_estimate(const uint32_t count[256],
-                              const uint32_t freq[256], size_t table,
-                              unsigned lanes) {
+                              const uint32_t freq[256], const symbol_set *u,
+                              size_t table, unsigned lanes) {
   uint64_t bits256 = 0; /* in 1/256 bit */
-  for (unsigned s = 0; s < 256; s++)
-    if (count[s])
-      bits256 += (uint64_t)count[s] * ((SCALE_BITS << 8) - log2_fix8(freq[s]));
+  unsigned s;
+  FOR_EACH_USED(s, u)
+    bits256 += (uint64_t)count[s] * ((SCALE_BITS << 8) - log2_fix8(freq[s]));
   return BLOCK_HEADER_SIZE + table + 4 + 4 * lanes + (bits256 >> 11) + 2;
 }
 
@@ -1024,31 +1053,31 @@ static void encode_plan(enc_block *b, const uint8_t *src, size_t len,
   if (sampled_raw) return;
   uint32_t count[256];
   histogram(src, len, count, simd);
-  unsigned used = 0;
+  symbol_set u;
+  const unsigned used = used_set(count, &u);
+  unsigned s;
   b->first = 256;
-  b->last = 0;
-  for (unsigned s = 0; s < 256; s++)
-    if (count[s]) {
-      if (b->first == 256) b->first = s;
-      b->last = s;
-      used++;
-    }
+  FOR_EACH_USED(s, &u) {
+    if (b->first == 256) b->first = s;
+    b->last = s;
+  }
   if (used == 1) {
     b->mode = MODE_CONST;
     return;
   }
-  normalize(count, (uint32_t)len, b->freq);
+  normalize(count, (uint32_t)len, &u, b->freq);
   b->table = table_write(NULL, 0, b->freq, b->first, b->last);
   b->lanes = lanes32 && len >= RANS32_MIN_LEN ? LANES32 : LANES;
-  if (rans_estimate(count, b->freq, b->table, b->lanes) + (len >> GAIN_SHIFT) >=
+  if (rans_estimate(count, b->freq, &u, b->table, b->lanes) +
+          (len >> GAIN_SHIFT) >=
       BLOCK_HEADER_SIZE + len)
     return;
   b->mode = MODE_RANS;
-  for (unsigned s = b->first, start = 0; s <= b->last; s++)
-    if (b->freq[s]) {
-      enc_init(&b->tab[s], start, b->freq[s]);
-      start += b->freq[s];
-    }
+  uint32_t start = 0;
+  FOR_EACH_USED(s, &u) {
+    enc_init(&b->tab[s], start, b->freq[s]);
+    start += b->freq[s];
+  }
 #if ALCM_RANS_X86
   if (simd) enc_vec_init(&b->vt, b->tab, b->freq, b->first, b->last);
   if (simd > 1) {
