@@ -291,22 +291,31 @@ static alcm_reader *open_archive(const char *path, unsigned threads) {
   return r;
 }
 
-/* Decode every entry into out (entries one after the other). */
+/* Decode every entry into out (entries one after the other), all in one
+ * alcm_reader_read_entries call, as a program loading a model would. */
 static void unpack(const char *path, uint8_t *out, size_t cap,
                    unsigned threads) {
   alcm_reader *const r = open_archive(path, threads);
   const size_t n = alcm_reader_entry_count(r);
+  void **const dst = xmalloc((n + 1) * sizeof *dst);
+  size_t *const room = xmalloc((n + 1) * sizeof *room);
   size_t at = 0;
   for (size_t i = 0; i < n; i++) {
     alcm_entry_info e;
     alcm_status s = alcm_reader_entry(r, i, &e);
     if (s == ALCM_OK && e.raw_size > cap - at) s = ALCM_ERR_SIZE;
-    if (s == ALCM_OK) s = alcm_reader_read(r, i, out + at, cap - at);
     if (s != ALCM_OK)
-      die("read %s entry %zu: %s: %s", path, i, alcm_error_name(s),
+      die("entry %zu of %s: %s: %s", i, path, alcm_error_name(s),
           alcm_reader_message(r));
+    dst[i] = out + at;
+    room[i] = (size_t)e.raw_size;
     at += (size_t)e.raw_size;
   }
+  const alcm_status s = alcm_reader_read_entries(r, 0, n, dst, room);
+  if (s != ALCM_OK)
+    die("read %s: %s: %s", path, alcm_error_name(s), alcm_reader_message(r));
+  free(dst);
+  free(room);
   alcm_reader_close(r);
 }
 

@@ -474,6 +474,15 @@ ALCM_API alcm_status alcm_reader_read_chunks(alcm_reader *r, size_t entry,
  *  reads it). */
 ALCM_API alcm_status alcm_reader_read(alcm_reader *r, size_t entry, void *dst,
                                       size_t capacity);
+/** Read entries [first, first+count) whole, entry first+k into dst[k]
+ *  (capacity[k] bytes), as alcm_reader_read does each: same checks, and
+ *  on failure the error a read of each in order would meet first (the
+ *  entries before it are read). With threads, the chunks of all of them
+ *  are decoded side by side, so a model of many small tensors (one chunk
+ *  each) uses every thread, which reads one entry at a time cannot. */
+ALCM_API alcm_status alcm_reader_read_entries(alcm_reader *r, size_t first,
+                                              size_t count, void *const *dst,
+                                              const size_t *capacity);
 /** Stream an entry to a callback chunk by chunk (bounded memory); checks
  *  every checksum and the content hash. sink returns non-zero to stop
  *  (then ERR_IO). An adaptive entry streams its dequantized values (the

@@ -562,6 +562,156 @@ alcm_status alcm_reader_read(alcm_reader *r, size_t entry, void *dst,
   return check_content(r, e, h);
 }
 
+/* ---- many entries at once ------------------------------------------------ */
+
+/* alcm_reader_read_entries on the pool: phase 1 decodes every chunk of
+ * the entries (tasks in entry, chunk order), phase 2 checks each entry's
+ * content hash, one task per entry. A file of many small tensors, one
+ * chunk each, thus decodes on all threads, which a read per entry cannot
+ * do. Errors are those a read per entry in order would meet first. */
+typedef struct {
+  uint32_t k, j; /* entry first + k, its chunk j */
+} many_task;
+
+typedef struct {
+  alcm_reader *r;
+  const alcm_entry **e; /* [count] */
+  uint8_t *const *dst;  /* [count] */
+  const many_task *task;
+  uint64_t bad[MAX_THREADS]; /* per worker: its lowest failed task */
+  alcm_status st[MAX_THREADS];
+} par_many;
+
+static void many_chunk(void *ctx, size_t i, unsigned worker) {
+  par_many *const p = ctx;
+  if (p->st[worker]) return; /* its later tasks cannot fail first */
+  const many_task *const t = &p->task[i];
+  const alcm_entry *const e = p->e[t->k];
+  const alcm_status st = read_chunk(&p->r->views[worker], e, t->j,
+                                    p->dst[t->k] + (size_t)t->j * e->chunk_size);
+  if (st) {
+    p->st[worker] = st;
+    p->bad[worker] = i;
+  }
+}
+
+static void many_content(void *ctx, size_t k, unsigned worker) {
+  par_many *const p = ctx;
+  if (p->st[worker]) return;
+  const alcm_entry *const e = p->e[k];
+  uint8_t h[16];
+  alcm_hash128(p->dst[k], (size_t)e->raw_size, h);
+  const alcm_status st = check_content(&p->r->views[worker], e, h);
+  if (st) {
+    p->st[worker] = st;
+    p->bad[worker] = k;
+  }
+}
+
+/* Run fn over n tasks; the status of the lowest failed task (its message
+ * in r), or ALCM_OK, and in *bad that task. */
+static alcm_status many_run(par_many *p, size_t n,
+                            void (*fn)(void *, size_t, unsigned),
+                            uint64_t *bad) {
+  alcm_reader *const r = p->r;
+  for (unsigned t = 0; t < r->threads; t++) {
+    alcm_msg_clear(&r->views[t].msg);
+    r->views[t].verifying = false;
+    p->st[t] = ALCM_OK;
+  }
+  alcm_pool_run(r->pool, n, fn, p);
+  unsigned worst = r->threads;
+  for (unsigned t = 0; t < r->threads; t++)
+    if (p->st[t] && (worst == r->threads || p->bad[t] < p->bad[worst]))
+      worst = t;
+  if (worst == r->threads) return ALCM_OK;
+  r->msg = r->views[worst].msg;
+  *bad = p->bad[worst];
+  return p->st[worst];
+}
+
+static alcm_status read_many(alcm_reader *r, const alcm_entry **e,
+                             uint8_t *const *dst, size_t count) {
+  size_t tasks = 0;
+  for (size_t k = 0; k < count; k++) tasks += e[k]->chunk_count;
+  alcm_status st = make_views(r);
+  if (st) return st;
+  par_many *const p = alcm_mem_calloc(&r->mem, 1, sizeof *p);
+  many_task *const task = alcm_mem_alloc(&r->mem, (tasks + 1) * sizeof *task);
+  if (!p || !task) {
+    alcm_mem_free(&r->mem, p);
+    alcm_mem_free(&r->mem, task);
+    return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "%zu chunk tasks", tasks);
+  }
+  size_t i = 0;
+  for (size_t k = 0; k < count; k++)
+    for (uint32_t j = 0; j < e[k]->chunk_count; j++)
+      task[i++] = (many_task){(uint32_t)k, j};
+  *p = (par_many){.r = r, .e = e, .dst = dst, .task = task};
+  uint64_t bad = 0;
+  const alcm_status chunks = many_run(p, tasks, many_chunk, &bad);
+  /* Content hashes of the entries before the first failed chunk: one of
+   * them failing is what a read per entry would have met first. */
+  const size_t whole = chunks ? task[bad].k : count;
+  const alcm_msg chunk_msg = r->msg;
+  st = many_run(p, whole, many_content, &bad);
+  if (!st && chunks) {
+    st = chunks;
+    r->msg = chunk_msg;
+  }
+  alcm_mem_free(&r->mem, task);
+  alcm_mem_free(&r->mem, p);
+  return st;
+}
+
+alcm_status alcm_reader_read_entries(alcm_reader *r, size_t first,
+                                     size_t count, void *const *dst,
+                                     const size_t *capacity) {
+  if (need_open(r)) return r ? alcm_fail(&r->msg, ALCM_ERR_STATE, "reader not open")
+                             : ALCM_ERR_ARGUMENT;
+  if (count && (!dst || !capacity))
+    return alcm_fail(&r->msg, ALCM_ERR_ARGUMENT, "no destinations");
+  if (r->threads <= 1) { /* one after the other is all there is */
+    for (size_t k = 0; k < count; k++) {
+      const alcm_status st = alcm_reader_read(r, first + k, dst[k], capacity[k]);
+      if (st) return st;
+    }
+    return ALCM_OK;
+  }
+  const alcm_entry **const e =
+      alcm_mem_alloc(&r->mem, (count + 1) * sizeof *e);
+  uint8_t **const d = alcm_mem_alloc(&r->mem, (count + 1) * sizeof *d);
+  if (!e || !d) {
+    alcm_mem_free(&r->mem, e);
+    alcm_mem_free(&r->mem, d);
+    return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "%zu entries", count);
+  }
+  /* The entries that can be read, up to the first that cannot: its error
+   * comes after theirs, as in a read per entry. */
+  alcm_status late = ALCM_OK;
+  alcm_msg late_msg;
+  size_t n = 0;
+  for (; n < count; n++) {
+    late = lookup(r, first + n, &e[n]);
+    d[n] = dst[n];
+    if (!late && (e[n]->raw_size > capacity[n] || (e[n]->raw_size && !dst[n])))
+      late = alcm_fail(&r->msg, ALCM_ERR_ARGUMENT,
+                       "entry '%s': %llu bytes do not fit in %zu", e[n]->name,
+                       (unsigned long long)e[n]->raw_size, capacity[n]);
+    if (late) break;
+  }
+  late_msg = r->msg;
+  alcm_msg_clear(&r->msg);
+  alcm_status st = n ? read_many(r, e, d, n) : ALCM_OK;
+  if (!st && late) {
+    st = late;
+    r->msg = late_msg;
+  }
+  alcm_mem_free(&r->mem, e);
+  alcm_mem_free(&r->mem, d);
+  return st;
+}
+
 /* Decodes every chunk of e in order, checking all checksums and the
  * content hash; no check of the encoding, so verify can use it on any
  * entry. */

@@ -526,3 +526,98 @@ Test(reader, threads_read_alike_and_fail_alike) {
     alcm_reader_close(r);
   }
 }
+
+/* alcm_reader_read_entries: six tensors (one of three chunks, the others
+ * one chunk or empty) read in one call give every thread count the bytes
+ * of reads one by one; a range that starts past the end, a capacity too
+ * small for entry 4 and payload bytes broken in entries 2 and 5 give the
+ * error a read per entry in order meets first, with the same message
+ * whatever the thread count, and the entries before it are read. */
+Test(reader, read_entries_alike_and_fail_alike) {
+  char path[600];
+  path_of(path, sizeof path, "many.alcm");
+  alcm_write_options wo;
+  alcm_write_options_init(&wo);
+  wo.chunk_size = 4096;
+  wo.overwrite = 1;
+  alcm_writer *w = alcm_writer_create(&wo);
+  cr_assert(w);
+  cr_assert_eq(alcm_writer_open(w, path), ALCM_OK);
+  enum { E = 6 };
+  static const size_t elems[E] = {700, 2048, 1500, 0, 5000, 900};
+  static uint16_t v[E][5000];
+  uint64_t s = 9;
+  for (size_t k = 0; k < E; k++) {
+    char name[8];
+    snprintf(name, sizeof name, "t%zu", k);
+    for (size_t i = 0; i < elems[k]; i++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      v[k][i] = (uint16_t)(0x3C00u + (s >> 56));
+    }
+    const uint64_t shape[1] = {elems[k]};
+    cr_assert_eq(alcm_writer_add_tensor(w, name, ALCM_DTYPE_BF16, 1, shape,
+                                        v[k], 2 * elems[k]), ALCM_OK);
+  }
+  cr_assert_eq(alcm_writer_finish(w), ALCM_OK);
+  alcm_writer_close(w);
+
+  static uint8_t got[E][10000];
+  void *dst[E];
+  size_t cap[E];
+  const unsigned counts[] = {1, 2, 5};
+  for (size_t t = 0; t < 3; t++) {
+    alcm_reader *r = open_threads(path, counts[t]);
+    memset(got, 0, sizeof got);
+    for (size_t k = 0; k < E; k++) {
+      dst[k] = got[k];
+      cap[k] = 2 * elems[k];
+    }
+    cr_assert_eq(alcm_reader_read_entries(r, 0, E, dst, cap), ALCM_OK);
+    for (size_t k = 0; k < E; k++)
+      cr_assert(memcmp(got[k], v[k], 2 * elems[k]) == 0, "threads %u entry %zu",
+                counts[t], k);
+    cr_assert_eq(alcm_reader_read_entries(r, 1, 0, NULL, NULL), ALCM_OK);
+    cr_assert_eq(alcm_reader_read_entries(r, E, 1, dst, cap), ALCM_ERR_ARGUMENT);
+    /* entry 4 does not fit: entries 0..3 are read first */
+    memset(got, 0, sizeof got);
+    cap[4] = 2 * elems[4] - 1;
+    cr_assert_eq(alcm_reader_read_entries(r, 0, E, dst, cap), ALCM_ERR_ARGUMENT);
+    cr_assert(strstr(alcm_reader_message(r), "'t4'"), "%s",
+              alcm_reader_message(r));
+    cr_assert(memcmp(got[2], v[2], 2 * elems[2]) == 0);
+    cap[4] = 2 * elems[4];
+    alcm_reader_close(r);
+  }
+
+  /* Break one payload byte of entries 5 and 2 (chunk 0 of each). */
+  static uint8_t file[1 << 16];
+  const size_t size = read_file(path, file, sizeof file);
+  alcm_reader *r = open_threads(path, 1);
+  static const size_t broken[] = {5, 2};
+  for (size_t b = 0; b < 2; b++) {
+    alcm_chunk_info ci;
+    cr_assert_eq(alcm_reader_chunk(r, broken[b], 0, &ci), ALCM_OK);
+    file[ci.frame_offset + ALCM_FRAME_HEADER_SIZE + 1] ^= 0x40;
+  }
+  alcm_reader_close(r);
+  write_file(path, file, size);
+  char first[ALCM_MSG_SIZE];
+  for (size_t t = 0; t < 3; t++) {
+    r = open_threads(path, counts[t]);
+    memset(got, 0, sizeof got);
+    cr_assert_eq(alcm_reader_read_entries(r, 0, E, dst, cap), ALCM_ERR_CHECKSUM);
+    if (t == 0) {
+      snprintf(first, sizeof first, "%s", alcm_reader_message(r));
+      cr_assert(strstr(first, "'t2'"), "%s", first);
+    } else {
+      cr_assert_str_eq(alcm_reader_message(r), first, "threads %u", counts[t]);
+    }
+    cr_assert(memcmp(got[1], v[1], 2 * elems[1]) == 0);
+    /* from entry 3 on, the first broken one is entry 5 */
+    cr_assert_eq(alcm_reader_read_entries(r, 3, 3, dst + 3, cap + 3),
+                 ALCM_ERR_CHECKSUM);
+    cr_assert(strstr(alcm_reader_message(r), "'t5'"), "%s",
+              alcm_reader_message(r));
+    alcm_reader_close(r);
+  }
+}
