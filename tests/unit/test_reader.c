@@ -439,6 +439,18 @@ static alcm_reader *open_threads(const char *path, unsigned threads) {
   return r;
 }
 
+/* A writer on path with 4 KiB chunks, so small tensors have several. */
+static alcm_writer *small_chunk_writer(const char *path) {
+  alcm_write_options wo;
+  alcm_write_options_init(&wo);
+  wo.chunk_size = 4096;
+  wo.overwrite = 1;
+  alcm_writer *w = alcm_writer_create(&wo);
+  cr_assert(w);
+  cr_assert_eq(alcm_writer_open(w, path), ALCM_OK);
+  return w;
+}
+
 static int collect_sink(void *opaque, const void *data, size_t size) {
   uint8_t **p = opaque;
   memcpy(*p, data, size);
@@ -453,13 +465,7 @@ static int collect_sink(void *opaque, const void *data, size_t size) {
 Test(reader, threads_read_alike_and_fail_alike) {
   char path[600];
   path_of(path, sizeof path, "par.alcm");
-  alcm_write_options wo;
-  alcm_write_options_init(&wo);
-  wo.chunk_size = 4096;
-  wo.overwrite = 1;
-  alcm_writer *w = alcm_writer_create(&wo);
-  cr_assert(w);
-  cr_assert_eq(alcm_writer_open(w, path), ALCM_OK);
+  alcm_writer *w = small_chunk_writer(path);
   enum { N = 8 * 2048 + 1000 }; /* bf16 elements */
   static uint16_t v[N];
   uint64_t s = 5;
@@ -536,13 +542,7 @@ Test(reader, threads_read_alike_and_fail_alike) {
 Test(reader, read_entries_alike_and_fail_alike) {
   char path[600];
   path_of(path, sizeof path, "many.alcm");
-  alcm_write_options wo;
-  alcm_write_options_init(&wo);
-  wo.chunk_size = 4096;
-  wo.overwrite = 1;
-  alcm_writer *w = alcm_writer_create(&wo);
-  cr_assert(w);
-  cr_assert_eq(alcm_writer_open(w, path), ALCM_OK);
+  alcm_writer *w = small_chunk_writer(path);
   enum { E = 6 };
   static const size_t elems[E] = {700, 2048, 1500, 0, 5000, 900};
   static uint16_t v[E][5000];
