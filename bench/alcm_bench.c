@@ -8,8 +8,8 @@
  * Methods (-m, comma-separated; default all):
  *   alcm     the library's defaults, 1 thread: alcm_import_safetensors into
  *            a writer whose archive lives in SCRATCH_DIR (default /dev/shm,
- *            so disk speed does not count), then every entry read back with
- *            alcm_reader_read into memory. The round trip is checked byte
+ *            so disk speed does not count), then every entry read back
+ *            into memory by one alcm_reader_read_entries call. The round trip is checked byte
  *            for byte against the input, and the archive's source record
  *            must rebuild the input file exactly; any difference is fatal.
  *   alcm2    the same with 2 writer and 2 reader threads; the archive
