@@ -153,19 +153,34 @@ static void histogram_scalar(const uint8_t *src, size_t n,
  * byte counters (at most 8 per vector) are folded every HIST_ROUND
  * vectors: a VPERMB gathers each value's eight qword lanes into one
  * qword, VPSADBW sums them. Bytes outside the window are packed
- * (VPCOMPRESSB) into a buffer that the scalar hist_add() counts.
+ * (VPCOMPRESSB) into a buffer that the scalar hist_add() counts; every
+ * vector packs, as a branch on "any byte outside" mispredicts when a few
+ * percent of the bytes are (bf16 planes: 2 % of the bytes, in 19 % of
+ * the vectors).
  *
- * G and lo come from a coarse histogram (byte >> 2: 64 bins of four
+ * The high bytes of f16 (sign, exponent, two mantissa bits) make two
+ * such clusters, one per sign, ~128 apart: no one window holds both.
+ * Two windows [lo, lo + width) and [lo2, lo2 + width2), one in each half
+ * of the byte values, widths multiples of 4 adding up to 8G (G = 1..16),
+ * map their bytes to one index d = byte - lo or byte - lo2 + width
+ * (0..8G - 1); groups 0..7 count d < 64 as above, groups 8..15 the
+ * others with the same tables (VPERMB reads d & 63) and own counters.
+ *
+ * The plan comes from a coarse histogram (byte >> 2: 64 bins of four
  * values, counted the same way with G = 8) of HIST_ROUND vectors spread
- * over the block, picking the cheapest window: a group costs ~0.03
- * cycle per byte (two port-5 uops per vector), a byte outside the window
- * ~1.2 cycles (HIST_OUT_COST groups). Where no window beats the scalar
- * code (near-uniform bytes), the scalar code counts.
+ * over the block: the best run of k bins for each k, anywhere and in
+ * either half, then the cheapest of the scalar code, one window and two:
+ * a group costs ~0.035 cycle per byte (two port-5 uops per vector), the
+ * second window about one group, a byte outside the windows ~1.2 cycles
+ * (HIST_OUT_COST groups). Two windows are tried only where both halves
+ * hold enough bytes to pay for the second. Where nothing beats the
+ * scalar code (near-uniform bytes), the scalar code counts.
  *
  * Measured on 64 KiB blocks of the corpus (Emerald Rapids, cycles per
- * byte, scalar -> this, best of 7): bf16 exponent planes 1.15 -> 0.25,
- * f32 exponent planes 1.20 -> 0.30, uniform bytes 1.12 -> 1.16 (the
- * sample, then the scalar code); bf16 engine compress +14 %. */
+ * byte, scalar -> this, best of 15): f16 high bytes 1.13 -> 0.51 (one
+ * window: 0.86), bf16 exponent planes 1.15 -> 0.23, f32 exponent planes
+ * 1.15 -> 0.23 (with a branch on outside bytes: 0.25), uniform bytes
+ * 1.11 -> 1.14 (the sample, then the scalar code). */
 #define HIST_FN                                                               \
   __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,"          \
                         "avx512bitalg,gfni,popcnt")))
@@ -173,6 +188,7 @@ static void histogram_scalar(const uint8_t *src, size_t n,
 #define HIST_ROUND 31u     /* vectors per fold: 8 * 31 <= 255 */
 #define HIST_MIN 4096u     /* shorter inputs: scalar */
 #define HIST_OUT_COST 40u  /* a byte outside the window, in groups */
+#define HIST_TWO_COST 1u   /* the second window, in groups */
 #define HIST_OUTBUF 4096u  /* packed outside bytes before hist_add() */
 
 static int hist_simd(void) {
@@ -233,10 +249,16 @@ HIST_INLINE void hist_store(const __m512i *sum, unsigned groups,
   }
 }
 
-/* The window for src[0..n) (n >= HIST_MIN): the number of groups (0:
- * count with the scalar code) and *lo. */
-static HIST_FN unsigned hist_window(const uint8_t *src, size_t n,
-                                    unsigned *lo) {
+/* A counting plan: groups (0: the scalar code counts), the window
+ * [lo, lo + width) and, where width2 > 0, a second window
+ * [lo2, lo2 + width2). */
+struct hist_plan {
+  unsigned groups, lo, width, lo2, width2;
+};
+
+/* The plan for src[0..n) (n >= HIST_MIN). */
+static HIST_FN void hist_plan(const uint8_t *src, size_t n,
+                              struct hist_plan *p) {
   __m512i tab[8], acc[8], sum[8];
   hist_tables(tab, acc, sum, 8);
   const __m512i low6 = _mm512_set1_epi8(0x3F);
@@ -247,83 +269,169 @@ static HIST_FN unsigned hist_window(const uint8_t *src, size_t n,
              tab, acc, 8);
   }
   hist_fold(acc, sum, 8);
-  uint32_t bin[64] = {0}, pre[65] = {0};
+  uint32_t bin[64] = {0}, pre[80];
   hist_store(sum, 8, bin);
+  pre[0] = 0;
   for (unsigned b = 0; b < 64; b++) pre[b + 1] = pre[b] + bin[b];
+  for (unsigned b = 65; b < 80; b++) pre[b] = pre[64];
+  /* The best run of k bins (lane k - 1, k = 1..16) as coverage << 8 |
+   * first bin: run[0] within bins 0..31, run[1] within 32..63, run[2]
+   * anywhere. */
+  const __m512i len = _mm512_set_epi32(16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
+                                       6, 5, 4, 3, 2, 1);
+  __m512i lower = _mm512_setzero_si512(), upper = lower, any = lower;
+  for (unsigned a = 0; a < 64; a++) {
+    const __m512i in = _mm512_sub_epi32(_mm512_loadu_si512(pre + a + 1),
+                                        _mm512_set1_epi32((int)pre[a]));
+    const __m512i key =
+        _mm512_or_si512(_mm512_slli_epi32(in, 8), _mm512_set1_epi32((int)a));
+    const __mmask16 fits =
+        _mm512_cmple_epu32_mask(len, _mm512_set1_epi32((int)(~a & 31) + 1));
+    if (a < 32) {
+      lower = _mm512_mask_max_epu32(lower, fits, lower, key);
+      any = _mm512_max_epu32(any, key);
+    } else {
+      upper = _mm512_mask_max_epu32(upper, fits, upper, key);
+    }
+  }
+  uint32_t run[3][16];
+  _mm512_storeu_si512(run[0], lower);
+  _mm512_storeu_si512(run[1], upper);
+  _mm512_storeu_si512(run[2], _mm512_max_epu32(any, upper));
   const uint32_t total = 64 * HIST_ROUND;
   uint32_t best = total * HIST_OUT_COST * 3 / 4; /* scalar */
-  unsigned groups = 0;
+  p->groups = p->width2 = 0;
   for (unsigned g = 1; g <= 8; g++) {
-    uint32_t key = 0; /* coverage << 8 | first bin */
-    for (unsigned a = 0; a + 2 * g <= 64; a++) {
-      const uint32_t k = (pre[a + 2 * g] - pre[a]) << 8 | a;
-      key = k > key ? k : key;
-    }
+    const uint32_t key = run[2][2 * g - 1];
     const uint32_t cost = total * g + (total - (key >> 8)) * HIST_OUT_COST;
     if (cost < best) {
       best = cost;
-      groups = g;
-      *lo = 4 * (key & 0xFF);
+      p->groups = g;
+      p->lo = 4 * (key & 0xFF);
+      p->width = 8 * g;
     }
   }
-  return groups;
+  /* Two windows, one in each half of the byte values (f16 high bytes:
+   * the sign splits them), k and 2g - k bins. They cover at most the
+   * bytes of one half's run plus all of the other half, so they cannot
+   * beat the single window unless the smaller half holds more than
+   * total * HIST_TWO_COST / HIST_OUT_COST bytes. */
+  const uint32_t minor = pre[32] < total - pre[32] ? pre[32] : total - pre[32];
+  if (minor * HIST_OUT_COST <= total * HIST_TWO_COST) return;
+  for (unsigned g = 1; g <= 16; g++) {
+    const unsigned from = 2 * g > 16 ? 2 * g - 16 : 1;
+    uint32_t in = 0;
+    unsigned k = from;
+    for (unsigned j = from; j < 2 * g && j <= 16; j++) {
+      const uint32_t c = (run[0][j - 1] >> 8) + (run[1][2 * g - j - 1] >> 8);
+      k = c > in ? j : k;
+      in = c > in ? c : in;
+    }
+    const uint32_t cost =
+        total * (g + HIST_TWO_COST) + (total - in) * HIST_OUT_COST;
+    if (cost < best) {
+      best = cost;
+      p->groups = g;
+      p->lo = 4 * (run[0][k - 1] & 0xFF);
+      p->width = 4 * k;
+      p->lo2 = 4 * (run[1][2 * g - k - 1] & 0xFF);
+      p->width2 = 8 * g - 4 * k;
+    }
+  }
 }
 
-/* Count src[0..n) into count (zeroed) with the window [lo, lo + 8G). */
-HIST_INLINE void hist_count(const uint8_t *src, size_t n, unsigned lo,
-                            unsigned groups, uint32_t count[256]) {
-  __m512i tab[8], acc[8], sum[8];
-  hist_tables(tab, acc, sum, groups);
+/* Count src[0..n) into count (zeroed) with the plan's windows; two: it
+ * has a second window. Bytes of the second window count at index
+ * d = byte - lo2 + width, after the first window's; groups 8.. (those
+ * of d >= 64) have their own counters. */
+HIST_INLINE void hist_count(const uint8_t *src, size_t n,
+                            const struct hist_plan *p, unsigned groups,
+                            int two, uint32_t count[256]) {
+  const unsigned low = groups < 8 ? groups : 8, high = groups - low;
+  __m512i tab[8], acc[8], sum[8], acc2[8], sum2[8];
+  hist_tables(tab, acc, sum, low);
+  hist_tables(tab, acc2, sum2, high);
   uint32_t c[4][256];
   memset(c, 0, sizeof c);
   uint8_t out[HIST_OUTBUF];
   size_t nout = 0;
-  const __m512i vlo = _mm512_set1_epi8((char)lo);
-  const __m512i width = _mm512_set1_epi8((char)(8 * groups));
+  const __m512i vlo = _mm512_set1_epi8((char)p->lo);
+  const __m512i width = _mm512_set1_epi8((char)p->width);
+  const __m512i vlo2 = _mm512_set1_epi8((char)p->lo2);
+  const __m512i width2 = _mm512_set1_epi8((char)p->width2);
+  const __m512i half = _mm512_set1_epi8(64);
   const size_t nv = n / 64;
   for (size_t v = 0; v < nv;) {
     const size_t end = nv - v < HIST_ROUND ? nv : v + HIST_ROUND;
     for (; v < end; v++) {
       const __m512i x = _mm512_loadu_si512(src + 64 * v);
-      const __m512i d = _mm512_sub_epi8(x, vlo);
-      const __mmask64 in = _mm512_cmplt_epu8_mask(d, width);
-      if (~in) {
-        _mm512_storeu_si512(out + nout, _mm512_maskz_compress_epi8(~in, x));
-        nout += (size_t)_mm_popcnt_u64(~in);
-        if (nout > HIST_OUTBUF - 64) {
-          hist_add(out, nout, c);
-          nout = 0;
-        }
+      __m512i d = _mm512_sub_epi8(x, vlo);
+      __mmask64 in = _mm512_cmplt_epu8_mask(d, width);
+      if (two) {
+        const __m512i d2 = _mm512_sub_epi8(x, vlo2);
+        const __mmask64 in2 = _mm512_cmplt_epu8_mask(d2, width2);
+        d = _mm512_mask_add_epi8(d, in2, d2, width);
+        in |= in2;
       }
-      hist_vec(d, in, tab, acc, groups);
+      _mm512_storeu_si512(out + nout, _mm512_maskz_compress_epi8(~in, x));
+      nout += (size_t)_mm_popcnt_u64(~in);
+      if (nout > HIST_OUTBUF - 64) {
+        hist_add(out, nout, c);
+        nout = 0;
+      }
+      if (high) {
+        const __mmask64 below = _mm512_mask_cmplt_epu8_mask(in, d, half);
+        hist_vec(d, below, tab, acc, low);
+        hist_vec(d, in & ~below, tab, acc2, high);
+      } else {
+        hist_vec(d, in, tab, acc, low);
+      }
     }
-    hist_fold(acc, sum, groups);
+    hist_fold(acc, sum, low);
+    hist_fold(acc2, sum2, high);
   }
   hist_add(out, nout, c);
   hist_add(src + 64 * nv, n - 64 * nv, c);
   hist_sum(c, count);
-  hist_store(sum, groups, count + lo);
+  if (two) {
+    uint32_t w[128] = {0};
+    hist_store(sum, low, w);
+    hist_store(sum2, high, w + 64);
+    for (unsigned i = 0; i < p->width; i++) count[p->lo + i] += w[i];
+    for (unsigned i = 0; i < p->width2; i++)
+      count[p->lo2 + i] += w[p->width + i];
+  } else {
+    hist_store(sum, low, count + p->lo);
+  }
 }
 
-/* One copy of the loop per window width, so the tables and counters
- * stay in registers. 0 when the scalar code should count. */
+/* One copy of the loop per plan shape, so the tables and counters stay
+ * in registers. 0 when the scalar code should count. */
+#define HIST_CASE(g, two)                                                     \
+  case g: hist_count(src, n, &p, g, two, count); break
 static HIST_FN int histogram_avx512(const uint8_t *src, size_t n,
                                     uint32_t count[256]) {
-  unsigned lo = 0;
-  const unsigned groups = n < HIST_MIN ? 0 : hist_window(src, n, &lo);
-  switch (groups) {
-  case 0: return 0;
-  case 1: hist_count(src, n, lo, 1, count); break;
-  case 2: hist_count(src, n, lo, 2, count); break;
-  case 3: hist_count(src, n, lo, 3, count); break;
-  case 4: hist_count(src, n, lo, 4, count); break;
-  case 5: hist_count(src, n, lo, 5, count); break;
-  case 6: hist_count(src, n, lo, 6, count); break;
-  case 7: hist_count(src, n, lo, 7, count); break;
-  default: hist_count(src, n, lo, 8, count); break;
+  struct hist_plan p = {0, 0, 0, 0, 0};
+  if (n >= HIST_MIN) hist_plan(src, n, &p);
+  if (p.width2) {
+    switch (p.groups) {
+      HIST_CASE(1, 1); HIST_CASE(2, 1); HIST_CASE(3, 1); HIST_CASE(4, 1);
+      HIST_CASE(5, 1); HIST_CASE(6, 1); HIST_CASE(7, 1); HIST_CASE(8, 1);
+      HIST_CASE(9, 1); HIST_CASE(10, 1); HIST_CASE(11, 1); HIST_CASE(12, 1);
+      HIST_CASE(13, 1); HIST_CASE(14, 1); HIST_CASE(15, 1);
+    default: hist_count(src, n, &p, 16, 1, count); break;
+    }
+  } else {
+    switch (p.groups) {
+    case 0: return 0;
+      HIST_CASE(1, 0); HIST_CASE(2, 0); HIST_CASE(3, 0); HIST_CASE(4, 0);
+      HIST_CASE(5, 0); HIST_CASE(6, 0); HIST_CASE(7, 0);
+    default: hist_count(src, n, &p, 8, 0, count); break;
+    }
   }
   return 1;
 }
+#undef HIST_CASE
 #endif
 
 /* The byte histogram of src[0..n); simd: the AVX-512 code where the

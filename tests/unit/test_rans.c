@@ -848,15 +848,30 @@ enum hist_kind {
   H_OUTLIERS, /* a narrow window plus rare 0 and 255 */
   H_EQUAL,    /* one value */
   H_WIDE,     /* skewed over ~80 values: wider than any window */
+  H_F16,      /* f16 high bytes: random sign, skewed exponent */
+  H_TWO,      /* two clusters of 1..64 values ~128 apart (may touch,
+                 overlap or cross 128), plus rare outliers */
   H_KINDS
 };
 
 static void hist_fill(uint8_t *p, size_t n, int kind) {
   const unsigned base = (unsigned)(rnd() % 236);
+  const unsigned w1 = 1 + (unsigned)(rnd() % 64);
+  const unsigned w2 = 1 + (unsigned)(rnd() % 64);
+  const unsigned lo2 = base + 58 + (unsigned)(rnd() % 141);
   for (size_t i = 0; i < n; i++) {
     const uint64_t r = rnd();
     const unsigned skew = (unsigned)__builtin_ctzll(r | 1u << 20);
     switch (kind) {
+    case H_F16:
+      p[i] = (uint8_t)((r >> 63) << 7 | (skew < 14 ? 14 - skew : 0) << 2 |
+                       (r >> 30 & 3));
+      break;
+    case H_TWO:
+      p[i] = r % 251 == 0  ? (uint8_t)(r >> 24)
+             : r >> 63     ? (uint8_t)(base + (r >> 32) % w1)
+                           : (uint8_t)(lo2 + (r >> 32) % w2);
+      break;
     case H_RANDOM: p[i] = (uint8_t)r; break;
     case H_WINDOW: p[i] = (uint8_t)(base + skew); break;
     case H_OUTLIERS:
@@ -891,6 +906,21 @@ Test(rans, histogram_long_inputs) {
         hist_fill(buf, max, kind);
         hist_agrees(buf + off, len[k]);
       }
+  /* Two uniform clusters [lo1, lo1 + w1) and [lo2, lo2 + w2): as wide as
+   * two windows get, apart, adjacent at 128, overlapping, narrow. */
+  static const unsigned two[][4] = {
+      {0, 64, 128, 64}, {16, 40, 144, 40}, {32, 8, 152, 60},
+      {100, 28, 128, 60}, {96, 32, 128, 32}, {64, 64, 100, 64},
+      {60, 4, 188, 4},   {0, 4, 252, 4},    {120, 16, 240, 16}};
+  for (size_t t = 0; t < sizeof two / sizeof two[0]; t++) {
+    for (size_t i = 0; i < max; i++) {
+      const uint64_t r = rnd();
+      buf[i] = r >> 63 ? (uint8_t)(two[t][0] + (r >> 32) % two[t][1])
+                       : (uint8_t)(two[t][2] + (r >> 32) % two[t][3]);
+    }
+    hist_agrees(buf, 65536);
+    hist_agrees(buf + 5, 100003);
+  }
   /* Outliers in bursts: a window's worth of vectors all outside. */
   hist_fill(buf, max, H_WINDOW);
   memset(buf + 5000, 0, 9000);
