@@ -23,7 +23,7 @@ list(TRANSFORM ALCM_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/"
 set_source_files_properties(${PROJECT_SOURCE_DIR}/src/hash_avx2.c
                             PROPERTIES COMPILE_OPTIONS "${ALCM_HASH_AVX2_FLAGS}")
 set_source_files_properties(${PROJECT_SOURCE_DIR}/src/codec_rans.c
-                            PROPERTIES COMPILE_OPTIONS -O2)
+                            PROPERTIES COMPILE_OPTIONS "${ALCM_RANS_DEBUG_OPT}")
 # Whatever the library links and defines, the copies here do too.
 get_target_property(ALCM_FUZZ_DEPS alcm_static LINK_LIBRARIES)
 get_target_property(ALCM_FUZZ_DEFS alcm_obj COMPILE_DEFINITIONS)
