@@ -451,6 +451,22 @@ static alcm_writer *small_chunk_writer(const char *path) {
   return w;
 }
 
+/* Flip a bit in the second payload byte of chunk chunk[i] of entry
+ * entry[i], i < n, of the archive at path (a stored-hash error). */
+static void break_payloads(const char *path, const size_t *entry,
+                           const uint32_t *chunk, size_t n) {
+  static uint8_t file[1 << 16];
+  const size_t size = read_file(path, file, sizeof file);
+  alcm_reader *r = open_threads(path, 1);
+  for (size_t i = 0; i < n; i++) {
+    alcm_chunk_info ci;
+    cr_assert_eq(alcm_reader_chunk(r, entry[i], chunk[i], &ci), ALCM_OK);
+    file[ci.frame_offset + ALCM_FRAME_HEADER_SIZE + 1] ^= 0x40;
+  }
+  alcm_reader_close(r);
+  write_file(path, file, size);
+}
+
 static int collect_sink(void *opaque, const void *data, size_t size) {
   uint8_t **p = opaque;
   memcpy(*p, data, size);
@@ -503,19 +519,12 @@ Test(reader, threads_read_alike_and_fail_alike) {
   }
 
   /* Break one payload byte of chunks 3 and 6 (stored-hash errors). */
-  static uint8_t file[1 << 16];
-  const size_t size = read_file(path, file, sizeof file);
-  alcm_reader *r = open_threads(path, 1);
-  for (uint32_t j = 3; j <= 6; j += 3) {
-    alcm_chunk_info ci;
-    cr_assert_eq(alcm_reader_chunk(r, 0, j, &ci), ALCM_OK);
-    file[ci.frame_offset + ALCM_FRAME_HEADER_SIZE + 1] ^= 0x40;
-  }
-  alcm_reader_close(r);
-  write_file(path, file, size);
+  static const size_t entry0[] = {0, 0};
+  static const uint32_t chunks36[] = {3, 6};
+  break_payloads(path, entry0, chunks36, 2);
   char first[ALCM_MSG_SIZE];
   for (size_t k = 0; k < 3; k++) {
-    r = open_threads(path, counts[k]);
+    alcm_reader *r = open_threads(path, counts[k]);
     cr_assert_eq(alcm_reader_read(r, 0, got, sizeof got), ALCM_ERR_CHECKSUM);
     if (k == 0) {
       snprintf(first, sizeof first, "%s", alcm_reader_message(r));
@@ -590,20 +599,12 @@ Test(reader, read_entries_alike_and_fail_alike) {
   }
 
   /* Break one payload byte of entries 5 and 2 (chunk 0 of each). */
-  static uint8_t file[1 << 16];
-  const size_t size = read_file(path, file, sizeof file);
-  alcm_reader *r = open_threads(path, 1);
-  static const size_t broken[] = {5, 2};
-  for (size_t b = 0; b < 2; b++) {
-    alcm_chunk_info ci;
-    cr_assert_eq(alcm_reader_chunk(r, broken[b], 0, &ci), ALCM_OK);
-    file[ci.frame_offset + ALCM_FRAME_HEADER_SIZE + 1] ^= 0x40;
-  }
-  alcm_reader_close(r);
-  write_file(path, file, size);
+  static const size_t entries52[] = {5, 2};
+  static const uint32_t chunk0[] = {0, 0};
+  break_payloads(path, entries52, chunk0, 2);
   char first[ALCM_MSG_SIZE];
   for (size_t t = 0; t < 3; t++) {
-    r = open_threads(path, counts[t]);
+    alcm_reader *r = open_threads(path, counts[t]);
     memset(got, 0, sizeof got);
     cr_assert_eq(alcm_reader_read_entries(r, 0, E, dst, cap), ALCM_ERR_CHECKSUM);
     if (t == 0) {
