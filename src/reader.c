@@ -429,28 +429,37 @@ static alcm_status lookup(alcm_reader *r, size_t entry, const alcm_entry **e) {
 
 /* ---- parallel decoding -------------------------------------------------- */
 
+/* Per worker of one pool run: its status and its lowest failed task
+ * (tasks run in order on each worker, so its later ones cannot fail
+ * first: a worker that failed skips them). */
+typedef struct {
+  uint64_t bad[MAX_THREADS];
+  alcm_status st[MAX_THREADS];
+} par_fail;
+
+static void par_failed(par_fail *f, unsigned worker, size_t task,
+                       alcm_status st) {
+  f->st[worker] = st;
+  f->bad[worker] = task;
+}
+
 /* Chunks [first, first + count) of e decoded into dst, on the pool. */
 typedef struct {
   alcm_reader *r;
   const alcm_entry *e;
   uint32_t first;
   uint8_t *dst;
-  uint32_t bad[MAX_THREADS]; /* per worker: its lowest failed chunk */
-  alcm_status st[MAX_THREADS];
+  par_fail fail;
 } par_read;
 
 static void par_chunk(void *ctx, size_t i, unsigned worker) {
   par_read *const p = ctx;
-  /* Later chunks of a worker that failed cannot be the first failure. */
-  if (p->st[worker]) return;
+  if (p->fail.st[worker]) return;
   alcm_reader *const v = &p->r->views[worker];
   const uint32_t j = p->first + (uint32_t)i;
   const alcm_status st =
       read_chunk(v, p->e, j, p->dst + (size_t)i * p->e->chunk_size);
-  if (st) {
-    p->st[worker] = st;
-    p->bad[worker] = j;
-  }
+  if (st) par_failed(&p->fail, worker, i, st);
 }
 
 /* Views share the archive (file, index, codecs, limits, allocator, all
@@ -476,6 +485,28 @@ static alcm_status make_views(alcm_reader *r) {
   return ALCM_OK;
 }
 
+/* Run fn(ctx, task, worker) over n tasks on the pool, the views set up
+ * as r; the status of the lowest failed task in f (its message then in
+ * r) or ALCM_OK, and in *bad that task. */
+static alcm_status par_run(alcm_reader *r, size_t n,
+                           void (*fn)(void *, size_t, unsigned), void *ctx,
+                           par_fail *f, uint64_t *bad) {
+  for (unsigned t = 0; t < r->threads; t++) {
+    alcm_msg_clear(&r->views[t].msg);
+    r->views[t].verifying = r->verifying;
+    f->st[t] = ALCM_OK;
+  }
+  alcm_pool_run(r->pool, n, fn, ctx);
+  unsigned worst = r->threads;
+  for (unsigned t = 0; t < r->threads; t++)
+    if (f->st[t] && (worst == r->threads || f->bad[t] < f->bad[worst]))
+      worst = t;
+  if (worst == r->threads) return ALCM_OK;
+  r->msg = r->views[worst].msg;
+  *bad = f->bad[worst];
+  return f->st[worst];
+}
+
 /* Decode chunks [first, first + count) of e into dst, chunk k at
  * (k - first) * chunk_size, in parallel when the reader has threads.
  * Errors are those of the lowest failing chunk, as in a serial read. */
@@ -494,19 +525,8 @@ static alcm_status read_range(alcm_reader *r, const alcm_entry *e,
   par_read *const p = alcm_mem_calloc(&r->mem, 1, sizeof *p);
   if (!p) return alcm_fail(&r->msg, ALCM_ERR_NOMEM, "parallel read");
   *p = (par_read){.r = r, .e = e, .first = first, .dst = dst};
-  for (unsigned t = 0; t < r->threads; t++) {
-    alcm_msg_clear(&r->views[t].msg);
-    r->views[t].verifying = r->verifying;
-  }
-  alcm_pool_run(r->pool, count, par_chunk, p);
-  unsigned worst = r->threads;
-  for (unsigned t = 0; t < r->threads; t++)
-    if (p->st[t] && (worst == r->threads || p->bad[t] < p->bad[worst]))
-      worst = t;
-  if (worst < r->threads) {
-    st = p->st[worst];
-    r->msg = r->views[worst].msg;
-  }
+  uint64_t bad;
+  st = par_run(r, count, par_chunk, p, &p->fail, &bad);
   alcm_mem_free(&r->mem, p);
   return st;
 }
@@ -578,56 +598,27 @@ typedef struct {
   const alcm_entry **e; /* [count] */
   uint8_t *const *dst;  /* [count] */
   const many_task *task;
-  uint64_t bad[MAX_THREADS]; /* per worker: its lowest failed task */
-  alcm_status st[MAX_THREADS];
+  par_fail fail;
 } par_many;
 
 static void many_chunk(void *ctx, size_t i, unsigned worker) {
   par_many *const p = ctx;
-  if (p->st[worker]) return; /* its later tasks cannot fail first */
+  if (p->fail.st[worker]) return;
   const many_task *const t = &p->task[i];
   const alcm_entry *const e = p->e[t->k];
   const alcm_status st = read_chunk(&p->r->views[worker], e, t->j,
                                     p->dst[t->k] + (size_t)t->j * e->chunk_size);
-  if (st) {
-    p->st[worker] = st;
-    p->bad[worker] = i;
-  }
+  if (st) par_failed(&p->fail, worker, i, st);
 }
 
 static void many_content(void *ctx, size_t k, unsigned worker) {
   par_many *const p = ctx;
-  if (p->st[worker]) return;
+  if (p->fail.st[worker]) return;
   const alcm_entry *const e = p->e[k];
   uint8_t h[16];
   alcm_hash128(p->dst[k], (size_t)e->raw_size, h);
   const alcm_status st = check_content(&p->r->views[worker], e, h);
-  if (st) {
-    p->st[worker] = st;
-    p->bad[worker] = k;
-  }
-}
-
-/* Run fn over n tasks; the status of the lowest failed task (its message
- * in r), or ALCM_OK, and in *bad that task. */
-static alcm_status many_run(par_many *p, size_t n,
-                            void (*fn)(void *, size_t, unsigned),
-                            uint64_t *bad) {
-  alcm_reader *const r = p->r;
-  for (unsigned t = 0; t < r->threads; t++) {
-    alcm_msg_clear(&r->views[t].msg);
-    r->views[t].verifying = false;
-    p->st[t] = ALCM_OK;
-  }
-  alcm_pool_run(r->pool, n, fn, p);
-  unsigned worst = r->threads;
-  for (unsigned t = 0; t < r->threads; t++)
-    if (p->st[t] && (worst == r->threads || p->bad[t] < p->bad[worst]))
-      worst = t;
-  if (worst == r->threads) return ALCM_OK;
-  r->msg = r->views[worst].msg;
-  *bad = p->bad[worst];
-  return p->st[worst];
+  if (st) par_failed(&p->fail, worker, k, st);
 }
 
 static alcm_status read_many(alcm_reader *r, const alcm_entry **e,
@@ -649,12 +640,12 @@ static alcm_status read_many(alcm_reader *r, const alcm_entry **e,
       task[i++] = (many_task){(uint32_t)k, j};
   *p = (par_many){.r = r, .e = e, .dst = dst, .task = task};
   uint64_t bad = 0;
-  const alcm_status chunks = many_run(p, tasks, many_chunk, &bad);
+  const alcm_status chunks = par_run(r, tasks, many_chunk, p, &p->fail, &bad);
   /* Content hashes of the entries before the first failed chunk: one of
    * them failing is what a read per entry would have met first. */
   const size_t whole = chunks ? task[bad].k : count;
   const alcm_msg chunk_msg = r->msg;
-  st = many_run(p, whole, many_content, &bad);
+  st = par_run(r, whole, many_content, p, &p->fail, &bad);
   if (!st && chunks) {
     st = chunks;
     r->msg = chunk_msg;
