@@ -112,7 +112,7 @@ alcm_status alcm_mem_reserve(const alcm_mem *m, void **p, size_t *cap,
 void alcm_mem_free(const alcm_mem *m, void *p);
 char *alcm_mem_strndup(const alcm_mem *m, const char *s, size_t n);
 
-/* ---- checksums (hash.c), XXH3 from libxxhash --------------------------- */
+/* ---- checksums (hash.c), XXH3 (xxhash.h, inlined) ---------------------- */
 uint64_t alcm_hash64(const void *data, size_t size);
 /* hash_avx2.c: the bulk of long inputs on AVX2 hosts (x86-64 gcc/clang
  * builds); state is hash.c's XXH3_state_t. */
