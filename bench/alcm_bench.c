@@ -19,15 +19,19 @@
  *            planner (alcm_encode_chunk: transform, rans/zstd/store
  *            choice, raw and stored XXH3-64), then decoded as the reader
  *            does (codec, inverse transform, raw hash; the stored hash
- *            only if those fail) and compared. No files, index or content hash. Size: header
- *            bytes + payloads + 64-byte frame headers.
+ *            only if those fail) and compared. No files, index or
+ *            content hash. Size: header bytes + payloads + 64-byte frame
+ *            headers.
+ *   engine2  the same on the library's worker pool of 2 threads (the
+ *            calling thread and one more), chunks handed out largest
+ *            first; every frame must equal the 1-thread one.
  *   zstd1, zstd3, zstd19, zlib6
  *            ZSTD_compressCCtx / compress2 on the whole file in memory.
  *   limits   order-0 entropy limits, tables free, header bytes stored raw:
  *            per byte plane, per field (sign/exponent/mantissa) and of
  *            16-bit symbols, each stream coded on its own per tensor.
  *
- * Timing: single thread (except alcm2), best of REPS (default 3) wall-clock
+ * Timing: single thread (except alcm2 and engine2), best of REPS (default 3) wall-clock
  * runs on CLOCK_MONOTONIC; cpu_s is the least process CPU time
  * (CLOCK_PROCESS_CPUTIME_ID) of the compress runs, all threads counted.
  * zstd -19 runs once: at ~3 MB/s best-of-3 would triple the whole
@@ -422,7 +426,9 @@ static void remove_scratch(const config *c) {
 
 typedef struct {
   alcm_frame f;
-  size_t at; /* payload offset in the store */
+  size_t at; /* the chunk's offset in the tensor data (store, back) */
+  size_t n;
+  unsigned dtype;
   const uint8_t *raw;
 } engine_chunk;
 
@@ -433,76 +439,153 @@ static const alcm_codec *engine_codec(unsigned id) {
   return c;
 }
 
-static result bench_engine(const input *in, const config *c) {
+/* The engine's work, shared by its pool tasks: chunk k is
+ * in->data[ch[k].raw ...], its payload goes to store + ch[k].at (the
+ * chunk's own place: a payload is never larger than its raw bytes), and
+ * it decodes to back + ch[k].at. */
+typedef struct {
+  const alcm_encode_policy *pol;
+  engine_chunk *ch;
+  const input *in;
+  uint8_t *store, *back;
+  alcm_encode_buffers *b; /* per worker */
+  uint8_t **tmp;          /* per worker */
+  const size_t *order;    /* task i is chunk order[i] */
+  int failed;             /* 1 + chunk index of a round-trip failure */
+} engine_run;
+
+static void engine_encode(void *ctx, size_t i, unsigned worker) {
+  engine_run *const e = ctx;
+  const size_t k = e->order[i];
+  engine_chunk *const c = &e->ch[k];
+  const uint8_t *payload;
+  alcm_encode_chunk(e->pol, c->dtype, c->raw, c->n, &e->b[worker], &c->f,
+                    &payload);
+  memcpy(e->store + c->at, payload, (size_t)c->f.stored_size);
+}
+
+/* Decoded as the reader does: codec, inverse transform, raw hash; the
+ * stored hash only if those fail (spec "Decoding a frame"). */
+static void engine_decode(void *ctx, size_t i, unsigned worker) {
+  engine_run *const e = ctx;
+  const size_t k = e->order[i];
+  const engine_chunk *const c = &e->ch[k];
+  const alcm_frame *const f = &c->f;
+  const size_t n = (size_t)f->raw_size;
+  const uint8_t *const p = e->store + c->at;
+  uint8_t *const dst = e->back + c->at, *const tmp = e->tmp[worker];
+  const int split = f->transform != ALCM_TRANSFORM_IDENTITY;
+  if (engine_codec(f->codec)->decompress(split ? tmp : dst, n, p,
+                                         (size_t)f->stored_size) != 0) {
+    if (alcm_hash64(p, (size_t)f->stored_size) == f->stored_hash)
+      die("%s: engine: chunk %zu does not decode (stored hash fine)",
+          e->in->path, k);
+    e->failed = 1 + (int)k;
+    return;
+  }
+  if (split) alcm_transform_inverse(f->transform, f->elem_size, dst, tmp, n);
+  if (alcm_hash64(dst, n) != f->raw_hash) e->failed = 1 + (int)k;
+}
+
+static const engine_chunk *sort_chunks;
+
+static int larger_first(const void *a, const void *b) {
+  const size_t i = *(const size_t *)a, j = *(const size_t *)b;
+  const size_t m = sort_chunks[i].n, n = sort_chunks[j].n;
+  return m != n ? (m < n) - (m > n) : (i > j) - (i < j);
+}
+
+/* threads 1: a plain loop on this thread, in file order; more: the
+ * library's pool (the writer's and reader's), chunks handed out one at a
+ * time, largest first (so that no long chunk starts last and runs
+ * alone). The payloads must come out the same whatever the thread
+ * count. */
+static result bench_engine(const input *in, const config *c,
+                           unsigned threads) {
   const alcm_encode_policy pol = {NULL, alcm_codec_zstd.level_default, -1};
   const size_t bound = alcm_encode_bound(&pol, ENGINE_CHUNK);
-  alcm_encode_buffers b = {xmalloc(ENGINE_CHUNK), xmalloc(bound),
-                           xmalloc(bound), NULL};
+  alcm_encode_buffers b[2];
+  uint8_t *tmp[2];
+  for (unsigned t = 0; t < 2; t++) {
+    b[t] = (alcm_encode_buffers){xmalloc(ENGINE_CHUNK), xmalloc(bound),
+                                 xmalloc(bound), NULL};
+    tmp[t] = xmalloc(ENGINE_CHUNK);
+  }
   size_t chunks = 0;
   for (size_t i = 0; i < in->count; i++)
     chunks += (in->t[i].end - in->t[i].begin + ENGINE_CHUNK - 1) / ENGINE_CHUNK;
   engine_chunk *const ch = xmalloc(chunks * sizeof *ch + 1);
+  size_t k = 0;
+  for (size_t i = 0; i < in->count; i++) {
+    const tensor *const x = &in->t[i];
+    for (size_t pos = x->begin; pos < x->end; pos += ENGINE_CHUNK, k++) {
+      ch[k].raw = in->data + pos;
+      ch[k].n = x->end - pos < ENGINE_CHUNK ? x->end - pos : ENGINE_CHUNK;
+      ch[k].at = pos - in->head;
+      ch[k].dtype = (unsigned)x->dtype;
+    }
+  }
+  size_t *const order = xmalloc(chunks * sizeof *order + 1);
+  for (k = 0; k < chunks; k++) order[k] = k;
+  sort_chunks = ch;
+  if (threads > 1) qsort(order, chunks, sizeof *order, larger_first);
   uint8_t *const store = xmalloc(in->size - in->head + 1);
   uint8_t *const back = xmalloc(in->size - in->head + 1);
-  uint8_t *const tmp = xmalloc(ENGINE_CHUNK);
-  result r = {"engine", 0, NOT_RUN, NOT_RUN, c->reps, -1};
-  size_t stored = 0;
+  memset(store, 0, in->size - in->head + 1); /* touched before the clock */
+  memset(back, 0, in->size - in->head + 1);
+  alcm_pool *pool = NULL;
+  alcm_mem mem;
+  alcm_mem_init(&mem, NULL, 0);
+  if (threads > 1 && alcm_pool_create(&pool, &mem, 2) != ALCM_OK)
+    die("engine: pool of 2 threads");
+  engine_run e = {&pol, ch, in, store, back, b, tmp, order, 0};
+  result r = {threads == 1 ? "engine" : "engine-2t", 0, NOT_RUN, NOT_RUN,
+              c->reps, -1};
+  alcm_frame *const ref = threads > 1 ? xmalloc(chunks * sizeof *ref + 1) : NULL;
+  if (ref) { /* the 1-thread frames, for the identity check */
+    for (k = 0; k < chunks; k++) engine_encode(&e, k, 0);
+    for (k = 0; k < chunks; k++) ref[k] = ch[k].f;
+  }
   for (int rep = 0; rep < c->reps; rep++) {
     stamp t = now();
-    size_t k = 0;
-    stored = 0;
-    for (size_t i = 0; i < in->count; i++) {
-      const tensor *const x = &in->t[i];
-      for (size_t pos = x->begin; pos < x->end; pos += ENGINE_CHUNK, k++) {
-        const size_t n = x->end - pos < ENGINE_CHUNK ? x->end - pos : ENGINE_CHUNK;
-        const uint8_t *payload;
-        ch[k].raw = in->data + pos;
-        alcm_encode_chunk(&pol, (unsigned)x->dtype, in->data + pos, n, &b,
-                          &ch[k].f, &payload);
-        ch[k].at = stored;
-        memcpy(store + stored, payload, (size_t)ch[k].f.stored_size);
-        stored += (size_t)ch[k].f.stored_size;
-      }
-    }
+    if (pool)
+      alcm_pool_run(pool, chunks, engine_encode, &e);
+    else
+      for (k = 0; k < chunks; k++) engine_encode(&e, k, 0);
     keep_best(&r.comp, t);
     t = now();
-    size_t at = 0;
-    for (k = 0; k < chunks; k++) {
-      const alcm_frame *const f = &ch[k].f;
-      const size_t n = (size_t)f->raw_size;
-      const uint8_t *const p = store + ch[k].at;
-      uint8_t *const dst = back + at;
-      const int split = f->transform != ALCM_TRANSFORM_IDENTITY;
-      /* Decoded first, the stored hash only on a failure: the reader's
-       * order for the built-in codecs (spec "Decoding a frame"). */
-      if (engine_codec(f->codec)->decompress(split ? tmp : dst, n, p,
-                                             (size_t)f->stored_size) != 0)
-        die("%s: engine: chunk %zu does not decode (stored hash %s)", in->path,
-            k, alcm_hash64(p, (size_t)f->stored_size) == f->stored_hash
-                   ? "fine" : "wrong");
-      if (split) alcm_transform_inverse(f->transform, f->elem_size, dst, tmp, n);
-      if (alcm_hash64(dst, n) != f->raw_hash)
-        die("%s: engine: chunk %zu: raw hash", in->path, k);
-      at += n;
-    }
+    if (pool)
+      alcm_pool_run(pool, chunks, engine_decode, &e);
+    else
+      for (k = 0; k < chunks; k++) engine_decode(&e, k, 0);
     keep_best(&r.decomp, t);
-    at = 0;
-    for (k = 0; k < chunks; k++) {
-      if (memcmp(back + at, ch[k].raw, (size_t)ch[k].f.raw_size) != 0)
-        die("ROUND TRIP MISMATCH: %s: engine chunk %zu", in->path, k);
-      at += (size_t)ch[k].f.raw_size;
-    }
+    if (e.failed)
+      die("%s: engine: chunk %d: raw hash", in->path, e.failed - 1);
+    if (memcmp(back, in->data + in->head, in->size - in->head) != 0)
+      die("ROUND TRIP MISMATCH: %s: engine", in->path);
+  }
+  size_t stored = 0;
+  for (k = 0; k < chunks; k++) stored += (size_t)ch[k].f.stored_size;
+  if (ref) { /* frame fields, hashes of the payloads among them */
+    r.identical = 1;
+    for (k = 0; k < chunks; k++)
+      if (memcmp(&ref[k], &ch[k].f, sizeof *ref) != 0) r.identical = 0;
   }
   r.compressed = (double)in->head + (double)stored +
                  (double)chunks * ALCM_FRAME_HEADER_SIZE;
-  alcm_zstd_free_ctx(b.zstd);
-  free(b.tmp);
-  free(b.out);
-  free(b.out2);
+  alcm_pool_destroy(pool, &mem);
+  for (unsigned t = 0; t < 2; t++) {
+    alcm_zstd_free_ctx(b[t].zstd);
+    free(b[t].tmp);
+    free(b[t].out);
+    free(b[t].out2);
+    free(tmp[t]);
+  }
+  free(ref);
+  free(order);
   free(ch);
   free(store);
   free(back);
-  free(tmp);
   return r;
 }
 
@@ -703,7 +786,9 @@ static void bench_file(const char *path, const config *c, const char *methods,
   result r;
   if (wanted(methods, "alcm")) emit(&in, (r = bench_alcm(&in, c, 1), &r));
   if (wanted(methods, "alcm2")) emit(&in, (r = bench_alcm(&in, c, 2), &r));
-  if (wanted(methods, "engine")) emit(&in, (r = bench_engine(&in, c), &r));
+  if (wanted(methods, "engine")) emit(&in, (r = bench_engine(&in, c, 1), &r));
+  if (wanted(methods, "engine2"))
+    emit(&in, (r = bench_engine(&in, c, 2), &r));
   remove_scratch(c);
   if (wanted(methods, "zstd1")) emit(&in, (r = bench_zstd(&in, c, 1, "zstd-1"), &r));
   if (wanted(methods, "zstd3")) emit(&in, (r = bench_zstd(&in, c, 3, "zstd-3"), &r));
@@ -722,7 +807,7 @@ static void usage(void) {
   fputs("usage: alcm-bench [-r REPS] [-d SCRATCH_DIR] [-m METHODS] "
         "FILE.safetensors...\n"
         "  METHODS: comma-separated subset of "
-        "alcm,alcm2,engine,zstd1,zstd3,zstd19,zlib6,limits (default all)\n",
+        "alcm,alcm2,engine,engine2,zstd1,zstd3,zstd19,zlib6,limits (default all)\n",
         stderr);
   exit(2);
 }
