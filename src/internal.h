@@ -377,9 +377,19 @@ const alcm_mem *alcm_writer_mem_(const alcm_writer *w);
 /* alcm_writer_write of n bytes at offset of in, read straight into the
  * writer's chunk buffers (no bounce buffer, no copy). A read error is
  * returned as it is (message in the writer), like one from the caller's
- * own read before a write. */
+ * own read before a write. From a lent file (below), a whole entry of up
+ * to one chunk is read later instead, by the pool task that encodes it;
+ * a read error then comes back from the call that writes that chunk's
+ * frame (a later write, end, alcm_writer_release_ or finish), naming the
+ * entry and offset. */
 alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
                                     uint64_t offset, uint64_t n);
+/* in stays open and unchanged until alcm_writer_release_(w, in), which
+ * must come before it closes, failed import or not: it writes every
+ * chunk still to be read from in (or, if the writer failed, waits until
+ * no task reads it). One file at a time. */
+void alcm_writer_lend_(alcm_writer *w, const alcm_infile *in);
+alcm_status alcm_writer_release_(alcm_writer *w, const alcm_infile *in);
 alcm_msg *alcm_reader_msg_(alcm_reader *r);
 const alcm_mem *alcm_reader_mem_(const alcm_reader *r);
 
@@ -392,6 +402,11 @@ alcm_status alcm_export_entry_(alcm_reader *r, size_t entry,
  * none or more than one. */
 alcm_status alcm_export_sole_entry_(alcm_reader *r, size_t source, int kind,
                                     size_t *entry_ret);
+/* alcm_writer_release_(w, in) before in closes: an importer's status s,
+ * or, if s is ALCM_OK, the release's (a deferred read's error, prefixed
+ * with path). */
+alcm_status alcm_import_release_(alcm_writer *w, const alcm_infile *in,
+                                 const char *path, alcm_status s);
 /* Copy n bytes at offset of in into the writer's current entry. */
 alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
                               uint64_t offset, uint64_t n, const char *path,

@@ -374,8 +374,10 @@ ALCM_API alcm_status alcm_import_npy(alcm_writer *w, const char *path,
   alcm_status s = alcm_infile_open(&in, path, msg);
   if (s != ALCM_OK) return s;
   uint8_t *pre = NULL;
+  alcm_writer_lend_(w, &in);
   s = npy_import(w, &in, path, archive_path, name, &pre);
   alcm_mem_free(alcm_writer_mem_(w), pre);
+  s = alcm_import_release_(w, &in, path, s);
   alcm_infile_close(&in);
   return s;
 }

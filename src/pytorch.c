@@ -365,7 +365,9 @@ ALCM_API alcm_status alcm_import_pytorch(alcm_writer *w, const char *path,
   alcm_infile in;
   alcm_status s = alcm_infile_open(&in, path, msg);
   if (s != ALCM_OK) return s;
+  alcm_writer_lend_(w, &in);
   s = pt_import(w, &in, path, archive_path);
+  s = alcm_import_release_(w, &in, path, s);
   alcm_infile_close(&in);
   return s;
 }

@@ -44,6 +44,14 @@ alcm_status alcm_import_copy_(alcm_writer *w, const alcm_infile *in,
   return s;
 }
 
+alcm_status alcm_import_release_(alcm_writer *w, const alcm_infile *in,
+                                 const char *path, alcm_status s) {
+  const alcm_status r = alcm_writer_release_(w, in);
+  if (s != ALCM_OK || r == ALCM_OK) return s;
+  alcm_msg_prefix(alcm_writer_msg_(w), "%s", path);
+  return r;
+}
+
 typedef struct {
   alcm_outfile *out;
   alcm_msg msg;
@@ -389,8 +397,10 @@ ALCM_API alcm_status alcm_import_safetensors(alcm_writer *w, const char *path,
   if (s != ALCM_OK) return s;
   st_header h;
   memset(&h, 0, sizeof h);
+  alcm_writer_lend_(w, &in);
   s = st_import(w, &in, path, archive_path, &h);
   st_free(&h, alcm_writer_mem_(w));
+  s = alcm_import_release_(w, &in, path, s);
   alcm_infile_close(&in);
   return s;
 }
