@@ -42,6 +42,14 @@ static void canonical128(XXH128_hash_t h, uint8_t out[16]) {
 }
 
 void alcm_hash128(const void *data, size_t size, uint8_t out[16]) {
+#if ALCM_HASH_AVX2
+  if (use_avx2(size)) {
+    XXH128_hash_t h;
+    alcm_hash128_avx2(data, size, &h);
+    canonical128(h, out);
+    return;
+  }
+#endif
   canonical128(XXH3_128bits(data, size), out);
 }
 

@@ -19,6 +19,10 @@ uint64_t alcm_hash64_avx2(const void *data, size_t size) {
   return (uint64_t)XXH3_64bits(data, size);
 }
 
+void alcm_hash128_avx2(const void *data, size_t size, void *out) {
+  *(XXH128_hash_t *)out = XXH3_128bits(data, size);
+}
+
 void alcm_hash128_update_avx2(void *state, const void *data, size_t size) {
   XXH3_128bits_update(state, data, size);
 }

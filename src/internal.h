@@ -120,6 +120,7 @@ uint64_t alcm_hash64(const void *data, size_t size);
 #define ALCM_HASH_AVX2 1
 uint64_t alcm_hash64_avx2(const void *data, size_t size);
 void alcm_hash128_update_avx2(void *state, const void *data, size_t size);
+void alcm_hash128_avx2(const void *data, size_t size, void *out); /* XXH128_hash_t */
 #else
 #define ALCM_HASH_AVX2 0
 #endif
