@@ -132,8 +132,18 @@ static void hist_sum(const uint32_t c[4][256], uint32_t count[256]) {
     count[s] = c[0][s] + c[1][s] + c[2][s] + c[3][s];
 }
 
+/* Shorter inputs count into one table: clearing and folding four (5 KiB
+ * of stores) costs more than the store-to-load chains they would save
+ * (tiny tensors: ~300 bytes per plane). */
+#define HIST_ONE_TABLE 1024u
+
 static void histogram_scalar(const uint8_t *src, size_t n,
                              uint32_t count[256]) {
+  if (n < HIST_ONE_TABLE) {
+    memset(count, 0, 256 * sizeof *count);
+    for (size_t i = 0; i < n; i++) count[src[i]]++;
+    return;
+  }
   uint32_t c[4][256];
   memset(c, 0, sizeof c);
   hist_add(src, n, c);
@@ -495,14 +505,41 @@ typedef struct {
   uint64_t w[4];
 } symbol_set;
 
+/* Bits set in m, without the popcnt instruction (this code is built for
+ * any x86-64, where __builtin_popcountll is a library call). */
+static unsigned popcount64(uint64_t m) {
+  m -= (m >> 1) & 0x5555555555555555u;
+  m = (m & 0x3333333333333333u) + ((m >> 2) & 0x3333333333333333u);
+  m = (m + (m >> 4)) & 0x0F0F0F0F0F0F0F0Fu;
+  return (unsigned)((m * 0x0101010101010101u) >> 56);
+}
+
+/* The set of symbols with a count, and its size: once per block, which
+ * for the many tiny tensors of real checkpoints is most of the cost, so
+ * SSE2 where there is (16 counts a step: packed to bytes with signed
+ * saturation, which keeps every count < 2^31 non-zero, then compared). */
 static unsigned used_set(const uint32_t count[256], symbol_set *u) {
   unsigned n = 0;
   for (unsigned w = 0; w < 4; w++) {
     uint64_t m = 0;
+#if defined(__SSE2__)
+    for (unsigned b = 0; b < 64; b += 16) {
+      const __m128i *const c =
+          (const __m128i *)(const void *)(count + 64 * w + b);
+      const __m128i lo =
+          _mm_packs_epi32(_mm_loadu_si128(c), _mm_loadu_si128(c + 1));
+      const __m128i hi =
+          _mm_packs_epi32(_mm_loadu_si128(c + 2), _mm_loadu_si128(c + 3));
+      const __m128i zero =
+          _mm_cmpeq_epi8(_mm_packs_epi16(lo, hi), _mm_setzero_si128());
+      m |= (uint64_t)(~(unsigned)_mm_movemask_epi8(zero) & 0xFFFFu) << b;
+    }
+#else
     for (unsigned b = 0; b < 64; b++)
       m |= (uint64_t)(count[64 * w + b] != 0) << b;
+#endif
     u->w[w] = m;
-    n += (unsigned)__builtin_popcountll(m);
+    n += popcount64(m);
   }
   return n;
 }
@@ -561,7 +598,9 @@ static void normalize(const uint32_t count[256], uint32_t n,
 static size_t table_write(uint8_t *dst, size_t cap, const uint32_t freq[256],
                           unsigned first, unsigned last) {
   size_t k = 2;
-  for (unsigned s = first; s <= last; s++) k += 1u + (freq[s] >= 0x80u);
+  /* 1 + (freq >= 0x80) for freq <= SCALE, in arithmetic: gcc makes the
+   * comparison a branch, mispredicted on real tables. */
+  for (unsigned s = first; s <= last; s++) k += 1u + ((freq[s] + 0xFF80u) >> 16);
   if (k > cap) return k;
   dst[0] = (uint8_t)first;
   dst[1] = (uint8_t)last;
