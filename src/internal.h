@@ -250,16 +250,18 @@ void alcm_infile_close(alcm_infile *f);
  * A fixed set of pthreads that run fn(ctx, i, worker) for i in [0, n);
  * worker (0..threads-1, 0 = the caller) tells which thread runs it, so
  * fn can use per-thread scratch. run = start + wait. Between start and
- * wait the caller may do other work (not another run); wait makes the
- * caller take items too, then returns when all are done. threads <= 1
- * runs inline, in start. */
+ * wait the caller may do other work, start more runs (queued: tasks of
+ * the oldest go first), or wait for one run (wait_run, with the id start
+ * returned); waiting makes the caller take tasks too. threads <= 1 runs
+ * inline, in start. Only the caller's thread starts and waits. */
 typedef struct alcm_pool alcm_pool;
 alcm_status alcm_pool_create(alcm_pool **p, const alcm_mem *m,
                              unsigned threads);
-void alcm_pool_start(alcm_pool *p, size_t n,
-                     void (*fn)(void *ctx, size_t i, unsigned worker),
-                     void *ctx);
-void alcm_pool_wait(alcm_pool *p);
+uint64_t alcm_pool_start(alcm_pool *p, size_t n,
+                         void (*fn)(void *ctx, size_t i, unsigned worker),
+                         void *ctx);
+void alcm_pool_wait_run(alcm_pool *p, uint64_t id); /* that run finished */
+void alcm_pool_wait(alcm_pool *p);                  /* every run finished */
 void alcm_pool_run(alcm_pool *p, size_t n,
                    void (*fn)(void *ctx, size_t i, unsigned worker),
                    void *ctx);

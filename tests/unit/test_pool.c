@@ -110,6 +110,47 @@ Test(pool, start_then_wait) {
   }
 }
 
+/* Runs queued behind each other (as the writer does: the next batch
+ * before it waits for the one before): each run's tasks run once, with
+ * its own ctx, and wait_run(id) returns once run id is finished (its
+ * hits complete), whatever the later runs are doing; more runs than the
+ * queue holds make start take tasks until there is room. */
+Test(pool, queued_runs) {
+  alcm_mem mem;
+  alcm_mem_init(&mem, NULL, 0);
+  static const unsigned counts[] = {1, 2, 3};
+  enum { RUNS = 9, N = 25 };
+  for (size_t k = 0; k < 3; k++) {
+    alcm_pool *p = NULL;
+    cr_assert_eq(alcm_pool_create(&p, &mem, counts[k]), ALCM_OK);
+    static atomic_uint hits[RUNS][N];
+    ctx_t c[RUNS];
+    uint64_t id[RUNS];
+    for (int round = 0; round < 3; round++) {
+      for (size_t r = 0; r < RUNS; r++) {
+        for (size_t i = 0; i < N; i++) atomic_store(&hits[r][i], 0u);
+        c[r] = (ctx_t){hits[r], pthread_self(), 0, counts[k], 0};
+      }
+      for (size_t r = 0; r < RUNS; r++) {
+        id[r] = alcm_pool_start(p, r == 4 ? 0 : N, slow, &c[r]);
+        if (r >= 2) { /* the one two back: finished, every task once */
+          alcm_pool_wait_run(p, id[r - 2]);
+          for (size_t i = 0; i < (r - 2 == 4 ? 0u : (size_t)N); i++)
+            cr_assert_eq(atomic_load(&hits[r - 2][i]), 1, "run %zu task %zu",
+                         r - 2, i);
+        }
+      }
+      alcm_pool_wait(p);
+      for (size_t r = 0; r < RUNS; r++)
+        for (size_t i = 0; i < (r == 4 ? 0u : (size_t)N); i++)
+          cr_assert_eq(atomic_load(&hits[r][i]), 1, "run %zu task %zu", r, i);
+    }
+    for (size_t r = 0; r < RUNS; r++)
+      cr_assert_eq(atomic_load(&c[r].bad_worker), 0);
+    alcm_pool_destroy(p, &mem);
+  }
+}
+
 /* A run started and never waited for: destroy still stops cleanly. */
 Test(pool, destroy_with_run_in_flight) {
   alcm_mem mem;
