@@ -19,7 +19,7 @@
 
 /* Least stack a worker gets (see alcm_pool_create). */
 #define WORKER_STACK ((size_t)1 << 20)
-/* Runs queued at once (the writer has two). */
+/* Runs queued at once (the writer queues up to three). */
 #define RUNS_MAX 4u
 
 typedef struct {
