@@ -844,6 +844,48 @@ typedef struct {
 
 #define POS_OK(s, i) \
   ((s).left[i] > 0 && (size_t)((s).q[i] - (s).lo[i]) >= 2 * LANES)
+
+/* The blocks of r[0..k) that can take another group, moved to the front;
+ * their count. */
+static size_t pos_active(enc_block **r, size_t k) {
+  size_t m = 0;
+  for (size_t i = 0; i < k; i++)
+    if (enc_step_ok(r[i])) r[m++] = r[i];
+  return m;
+}
+
+static void pos_load(enc_pos *s, enc_block *const *r, size_t k) {
+  for (size_t i = 0; i < k; i++) {
+    s->q[i] = r[i]->q;
+    s->lo[i] = r[i]->lo;
+    s->src[i] = r[i]->src;
+    s->left[i] = r[i]->left;
+  }
+}
+
+static void pos_store(const enc_pos *s, enc_block *const *r, size_t k) {
+  for (size_t i = 0; i < k; i++) {
+    r[i]->q = s->q[i];
+    r[i]->left = s->left[i];
+  }
+}
+
+/* k (1..GROUP) blocks side by side, NEXT(s, i) coding a group of block i,
+ * until one of them is done or short of room. */
+#define SIDE_BY_SIDE(s, k, NEXT)                                           \
+  do {                                                                     \
+    if ((k) >= 4)                                                          \
+      while (POS_OK(s, 0) && POS_OK(s, 1) && POS_OK(s, 2) && POS_OK(s, 3)) \
+        NEXT(s, 0), NEXT(s, 1), NEXT(s, 2), NEXT(s, 3);                    \
+    else if ((k) == 3)                                                     \
+      while (POS_OK(s, 0) && POS_OK(s, 1) && POS_OK(s, 2))                 \
+        NEXT(s, 0), NEXT(s, 1), NEXT(s, 2);                                \
+    else if ((k) == 2)                                                     \
+      while (POS_OK(s, 0) && POS_OK(s, 1)) NEXT(s, 0), NEXT(s, 1);         \
+    else                                                                   \
+      while (POS_OK(s, 0)) NEXT(s, 0);                                     \
+  } while (0)
+
 #define AVX2_NEXT(s, i)                                                  \
   ((s).left[i] -= LANES,                                                 \
    x[i] = avx2_enc_step(x[i], (s).src[i] + (s).left[i], vt[i], &(s).q[i]))
@@ -857,33 +899,15 @@ static AVX2_FN void enc_bulk_avx2_side(enc_block *const *blocks, size_t k) {
   __m256i x[GROUP];
   enc_pos s;
   memcpy(r, blocks, k * sizeof *r);
-  for (;;) {
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++)
-      if (enc_step_ok(r[i])) r[m++] = r[i];
-    k = m;
-    if (k < 2) break;
+  while ((k = pos_active(r, k)) >= 2) {
     for (size_t i = 0; i < k; i++) {
       vt[i] = &r[i]->vt;
       x[i] = enc_load(r[i]);
-      s.q[i] = r[i]->q;
-      s.lo[i] = r[i]->lo;
-      s.src[i] = r[i]->src;
-      s.left[i] = r[i]->left;
     }
-    if (k >= 4)
-      while (POS_OK(s, 0) && POS_OK(s, 1) && POS_OK(s, 2) && POS_OK(s, 3))
-        AVX2_NEXT(s, 0), AVX2_NEXT(s, 1), AVX2_NEXT(s, 2), AVX2_NEXT(s, 3);
-    else if (k == 3)
-      while (POS_OK(s, 0) && POS_OK(s, 1) && POS_OK(s, 2))
-        AVX2_NEXT(s, 0), AVX2_NEXT(s, 1), AVX2_NEXT(s, 2);
-    else
-      while (POS_OK(s, 0) && POS_OK(s, 1)) AVX2_NEXT(s, 0), AVX2_NEXT(s, 1);
-    for (size_t i = 0; i < k; i++) {
-      enc_store(r[i], x[i]);
-      r[i]->q = s.q[i];
-      r[i]->left = s.left[i];
-    }
+    pos_load(&s, r, k);
+    SIDE_BY_SIDE(s, k, AVX2_NEXT);
+    pos_store(&s, r, k);
+    for (size_t i = 0; i < k; i++) enc_store(r[i], x[i]);
   }
 }
 
@@ -993,35 +1017,15 @@ AVX512_INLINE void e512_side(enc_block *const *blocks, size_t k,
   __m256i x[GROUP];
   enc_pos s;
   memcpy(r, blocks, k * sizeof *r);
-  for (;;) {
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++)
-      if (enc_step_ok(r[i])) r[m++] = r[i];
-    k = m;
-    if (k == 0) break;
+  while ((k = pos_active(r, k)) > 0) {
     for (size_t i = 0; i < k; i++) {
       e512_load(&t[i], r[i]);
       x[i] = enc_load(r[i]);
-      s.q[i] = r[i]->q;
-      s.lo[i] = r[i]->lo;
-      s.src[i] = r[i]->src;
-      s.left[i] = r[i]->left;
     }
-    if (k >= 4)
-      while (POS_OK(s, 0) && POS_OK(s, 1) && POS_OK(s, 2) && POS_OK(s, 3))
-        E512_NEXT(s, 0), E512_NEXT(s, 1), E512_NEXT(s, 2), E512_NEXT(s, 3);
-    else if (k == 3)
-      while (POS_OK(s, 0) && POS_OK(s, 1) && POS_OK(s, 2))
-        E512_NEXT(s, 0), E512_NEXT(s, 1), E512_NEXT(s, 2);
-    else if (k == 2)
-      while (POS_OK(s, 0) && POS_OK(s, 1)) E512_NEXT(s, 0), E512_NEXT(s, 1);
-    else
-      while (POS_OK(s, 0)) E512_NEXT(s, 0);
-    for (size_t i = 0; i < k && i < GROUP; i++) {
-      enc_store(r[i], x[i]);
-      r[i]->q = s.q[i];
-      r[i]->left = s.left[i];
-    }
+    pos_load(&s, r, k);
+    SIDE_BY_SIDE(s, k, E512_NEXT);
+    pos_store(&s, r, k);
+    for (size_t i = 0; i < k; i++) enc_store(r[i], x[i]);
     if (k == 1) break;
   }
 }
