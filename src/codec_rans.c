@@ -760,6 +760,21 @@ static const uint32_t COMPRESS_LUT[256] = {
     0xfac680, 0xfac680, 0xfac688, 0xfac688,
 };
 
+/* The coding step of ENC on 8 lanes, after the flush: q = x / freq by
+ * the reciprocal, x + bias + q * (SCALE - freq); pk as enc_vec_tab's. */
+AVX2_INLINE __m256i enc_code(__m256i x, __m256i rcp, __m256i pk,
+                             __m256i freq) {
+  const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(x, rcp), 32);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32),
+                                       _mm256_srli_epi64(rcp, 32));
+  const __m256i q = _mm256_srlv_epi32(_mm256_blend_epi32(even, odd, 0xAA),
+                                      _mm256_srli_epi32(pk, 25));
+  const __m256i bias = _mm256_and_si256(pk, _mm256_set1_epi32(0x1FFF));
+  const __m256i cmpl = _mm256_sub_epi32(_mm256_set1_epi32(SCALE), freq);
+  return _mm256_add_epi32(_mm256_add_epi32(x, bias),
+                          _mm256_mullo_epi32(q, cmpl));
+}
+
 AVX2_INLINE __m256i avx2_enc_step(__m256i x, const uint8_t *s,
                                   const enc_vec_tab *t, uint8_t **pp) {
   const __m256i idx =
@@ -783,15 +798,7 @@ AVX2_INLINE __m256i avx2_enc_step(__m256i x, const uint8_t *s,
   _mm_storeu_si128((__m128i *)(void *)(*pp - 16), _mm256_castsi256_si128(w16));
   *pp -= 2 * (unsigned)__builtin_popcount(m);
   x = _mm256_srlv_epi32(x, _mm256_and_si256(fl, _mm256_set1_epi32(16)));
-  const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(x, rcp), 32);
-  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32),
-                                       _mm256_srli_epi64(rcp, 32));
-  const __m256i q = _mm256_srlv_epi32(_mm256_blend_epi32(even, odd, 0xAA),
-                                      _mm256_srli_epi32(pk, 25));
-  const __m256i bias = _mm256_and_si256(pk, _mm256_set1_epi32(0x1FFF));
-  const __m256i cmpl = _mm256_sub_epi32(_mm256_set1_epi32(SCALE), freq);
-  return _mm256_add_epi32(_mm256_add_epi32(x, bias),
-                          _mm256_mullo_epi32(q, cmpl));
+  return enc_code(x, rcp, pk, freq);
 }
 
 /* The whole groups of a block in AVX2, one block (x1) or several side by
@@ -994,15 +1001,7 @@ AVX512_INLINE __m256i e512_step(__m256i x, const uint8_t *s,
   _mm_mask_storeu_epi16(*pp, (__mmask8)((1u << c) - 1),
                         _mm256_cvtepi32_epi16(_mm256_maskz_compress_epi32(fl, x)));
   x = _mm256_mask_srli_epi32(x, fl, x, 16);
-  const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(x, rcp), 32);
-  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32),
-                                       _mm256_srli_epi64(rcp, 32));
-  const __m256i q = _mm256_srlv_epi32(_mm256_blend_epi32(even, odd, 0xAA),
-                                      _mm256_srli_epi32(pk, 25));
-  const __m256i bias = _mm256_and_si256(pk, _mm256_set1_epi32(0x1FFF));
-  const __m256i cmpl = _mm256_sub_epi32(_mm256_set1_epi32(SCALE), freq);
-  return _mm256_add_epi32(_mm256_add_epi32(x, bias),
-                          _mm256_mullo_epi32(q, cmpl));
+  return enc_code(x, rcp, pk, freq);
 }
 
 #define E512_NEXT(s, i)                                                  \
