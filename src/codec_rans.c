@@ -1631,16 +1631,23 @@ AVX2_INLINE void avx2_store_states(rans_stream *s, __m256i x) {
   _mm256_storeu_si256((__m256i *)(void *)s->x, x);
 }
 
+/* The decoding arithmetic of 8 lanes before the refill: the slot's table
+ * entry *e (symbol in its low byte), x = freq * (x >> 12) + bias. */
+AVX2_INLINE __m256i dec_code(__m256i x, const uint32_t *dtab, __m256i *e) {
+  const __m256i mask12 = _mm256_set1_epi32(SCALE - 1);
+  *e = _mm256_i32gather_epi32((const int *)(const void *)dtab,
+                              _mm256_and_si256(x, mask12), 4);
+  const __m256i freq = _mm256_srli_epi32(*e, 20);
+  const __m256i bias = _mm256_and_si256(_mm256_srli_epi32(*e, 8), mask12);
+  return _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(x, 12)),
+                          bias);
+}
+
 /* One step of 8 symbols; needs 16 readable bytes at *pp. */
 AVX2_INLINE __m256i avx2_step(__m256i x, const uint32_t *dtab,
                               const uint8_t **pp, uint8_t *out) {
-  const __m256i mask12 = _mm256_set1_epi32(SCALE - 1);
-  const __m256i e = _mm256_i32gather_epi32(
-      (const int *)(const void *)dtab, _mm256_and_si256(x, mask12), 4);
-  const __m256i freq = _mm256_srli_epi32(e, 20);
-  const __m256i bias = _mm256_and_si256(_mm256_srli_epi32(e, 8), mask12);
-  x = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(x, 12)),
-                       bias);
+  __m256i e;
+  x = dec_code(x, dtab, &e);
   const __m256i r = _mm256_cmpgt_epi32(_mm256_set1_epi32(STATE_L), x);
   const unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(r));
   const __m256i w = _mm256_cvtepu16_epi32(
@@ -1777,13 +1784,8 @@ static AVX2_FN void stream_bulk_avx2_32(rans_stream *s) {
  * (two gathers cost more than the 128 KiB of tables). */
 AVX512_INLINE __m256i avx512_step(__m256i x, const uint32_t *dtab,
                                   const uint8_t **pp, uint8_t *out) {
-  const __m256i mask12 = _mm256_set1_epi32(SCALE - 1);
-  const __m256i e = _mm256_i32gather_epi32(
-      (const int *)(const void *)dtab, _mm256_and_si256(x, mask12), 4);
-  const __m256i freq = _mm256_srli_epi32(e, 20);
-  const __m256i bias = _mm256_and_si256(_mm256_srli_epi32(e, 8), mask12);
-  x = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(x, 12)),
-                       bias);
+  __m256i e;
+  x = dec_code(x, dtab, &e);
   const __mmask8 r = _mm256_cmplt_epu32_mask(x, _mm256_set1_epi32(STATE_L));
   const __m256i w = _mm256_cvtepu16_epi32(
       _mm_loadu_si128((const __m128i *)(const void *)*pp));
