@@ -36,7 +36,7 @@ typedef struct {
 struct alcm_pool {
   pthread_mutex_t lock;
   pthread_cond_t work; /* a new run or stop */
-  pthread_cond_t done; /* a task finished */
+  pthread_cond_t done; /* a run finished */
   pthread_t *threads;
   worker_arg *args;
   unsigned started;
@@ -64,7 +64,9 @@ static void run_one(alcm_pool *p, pool_run *r, unsigned self) {
   pthread_mutex_unlock(&p->lock);
   fn(ctx, i, self);
   pthread_mutex_lock(&p->lock);
-  r->pending--;
+  if (--r->pending) return;
+  /* Waiters wait for runs to finish: wake them only then (a wake per
+   * task costs a futex call per tiny tensor). */
   while (p->head < p->tail && p->runs[p->head % RUNS_MAX].pending == 0)
     p->head++;
   pthread_cond_broadcast(&p->done);
