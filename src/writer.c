@@ -51,8 +51,10 @@ typedef struct {
 } slot;
 
 /* Chunks for one pool run: up to SLOTS_MAX slots packed in raw. A ring of
- * BATCHES: one fills while the others are encoded, the oldest then has
- * its frames written. */
+ * BATCHES with threads (one fills while the others are encoded, the
+ * oldest then has its frames written), of one without: encoded inline
+ * and written at once, the same buffer then fills again (a ring would
+ * only fault in more fresh pages). */
 #define BATCHES 3u
 typedef struct {
   slot *slots;
@@ -94,6 +96,7 @@ struct alcm_writer {
   bool lent_pending;    /* slots not yet written may read from lent */
 
   batch batches[BATCHES];
+  unsigned ring;        /* batches in use: BATCHES, or 1 without threads */
   unsigned cur;         /* the batch being filled */
   size_t batch_bytes;
   alcm_encode_buffers *scratch; /* one per thread, [0] the caller's */
@@ -213,7 +216,8 @@ static alcm_status alloc_slots(alcm_writer *w) {
                              &w->batch_bytes))
     return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "writer buffers: %u threads",
                      t);
-  for (unsigned k = 0; k < BATCHES; k++) {
+  w->ring = t > 1 ? BATCHES : 1;
+  for (unsigned k = 0; k < w->ring; k++) {
     batch *const b = &w->batches[k];
     b->slots = alcm_mem_calloc(&w->mem, SLOTS_MAX, sizeof *b->slots);
     /* not zeroed: pages are touched only as chunks fill them */
@@ -584,15 +588,15 @@ static alcm_status flush_batch(alcm_writer *w) {
   b->w = w;
   b->queued = true;
   b->run = alcm_pool_start(w->pool, b->used, encode_slot, b);
-  w->cur = (w->cur + 1) % BATCHES;
+  w->cur = (w->cur + 1) % w->ring;
   return write_batch(w, &w->batches[w->cur]);
 }
 
 /* Every chunk given so far encoded and its frame written. */
 static alcm_status flush_all(alcm_writer *w) {
   alcm_status st = flush_batch(w);
-  for (unsigned k = 1; k < BATCHES && !st; k++) /* oldest first */
-    st = write_batch(w, &w->batches[(w->cur + k) % BATCHES]);
+  for (unsigned k = 1; k < w->ring && !st; k++) /* oldest first */
+    st = write_batch(w, &w->batches[(w->cur + k) % w->ring]);
   return st;
 }
 
