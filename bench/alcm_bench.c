@@ -24,7 +24,8 @@
  *            headers.
  *   engine2  the same on the library's worker pool of 2 threads (the
  *            calling thread and one more), chunks handed out largest
- *            first; every frame must equal the 1-thread one.
+ *            first; every frame must equal the 1-thread one. With both,
+ *            their runs alternate (one of each per repetition).
  *   zstd1, zstd3, zstd19, zlib6
  *            ZSTD_compressCCtx / compress2 on the whole file in memory.
  *   limits   order-0 entropy limits, tables free, header bytes stored raw:
@@ -495,13 +496,39 @@ static int larger_first(const void *a, const void *b) {
   return m != n ? (m < n) - (m > n) : (i > j) - (i < j);
 }
 
-/* threads 1: a plain loop on this thread, in file order; more: the
- * library's pool (the writer's and reader's), chunks handed out one at a
- * time, largest first (so that no long chunk starts last and runs
- * alone). The payloads must come out the same whatever the thread
- * count. */
-static result bench_engine(const input *in, const config *c,
-                           unsigned threads) {
+/* One encode and one decode of every chunk, timed into r: threads 1 a
+ * plain loop on this thread in file order, else the pool (order: largest
+ * chunks first). */
+static void engine_rep(engine_run *e, size_t chunks, alcm_pool *pool,
+                       const size_t *order, result *r) {
+  e->order = order;
+  stamp t = now();
+  if (pool)
+    alcm_pool_run(pool, chunks, engine_encode, e);
+  else
+    for (size_t k = 0; k < chunks; k++) engine_encode(e, k, 0);
+  keep_best(&r->comp, t);
+  t = now();
+  if (pool)
+    alcm_pool_run(pool, chunks, engine_decode, e);
+  else
+    for (size_t k = 0; k < chunks; k++) engine_decode(e, k, 0);
+  keep_best(&r->decomp, t);
+  if (e->failed)
+    die("%s: engine: chunk %d: raw hash", e->in->path, e->failed - 1);
+  if (memcmp(e->back, e->in->data + e->in->head,
+             e->in->size - e->in->head) != 0)
+    die("ROUND TRIP MISMATCH: %s: engine", e->in->path);
+}
+
+/* The engine rows: 1 thread (r1, if want1) and the library's pool of 2
+ * threads, chunks handed out one at a time, largest first so that no
+ * long chunk starts last and runs alone (r2, if want2). Their runs
+ * alternate, so that both rows see the same host (a shared machine's
+ * slow minutes would otherwise land on one row). The 2-thread frames
+ * must equal the 1-thread ones. */
+static void bench_engines(const input *in, const config *c, int want1,
+                          int want2, result *r1, result *r2) {
   const alcm_encode_policy pol = {NULL, alcm_codec_zstd.level_default, -1};
   const size_t bound = alcm_encode_bound(&pol, ENGINE_CHUNK);
   alcm_encode_buffers b[2];
@@ -525,10 +552,11 @@ static result bench_engine(const input *in, const config *c,
       ch[k].dtype = (unsigned)x->dtype;
     }
   }
-  size_t *const order = xmalloc(chunks * sizeof *order + 1);
-  for (k = 0; k < chunks; k++) order[k] = k;
+  size_t *const in_order = xmalloc(chunks * sizeof *in_order + 1);
+  size_t *const larger = xmalloc(chunks * sizeof *larger + 1);
+  for (k = 0; k < chunks; k++) in_order[k] = larger[k] = k;
   sort_chunks = ch;
-  if (threads > 1) qsort(order, chunks, sizeof *order, larger_first);
+  qsort(larger, chunks, sizeof *larger, larger_first);
   uint8_t *const store = xmalloc(in->size - in->head + 1);
   uint8_t *const back = xmalloc(in->size - in->head + 1);
   memset(store, 0, in->size - in->head + 1); /* touched before the clock */
@@ -536,43 +564,27 @@ static result bench_engine(const input *in, const config *c,
   alcm_pool *pool = NULL;
   alcm_mem mem;
   alcm_mem_init(&mem, NULL, 0);
-  if (threads > 1 && alcm_pool_create(&pool, &mem, 2) != ALCM_OK)
+  if (want2 && alcm_pool_create(&pool, &mem, 2) != ALCM_OK)
     die("engine: pool of 2 threads");
-  engine_run e = {&pol, ch, in, store, back, b, tmp, order, 0};
-  result r = {threads == 1 ? "engine" : "engine-2t", 0, NOT_RUN, NOT_RUN,
-              c->reps, -1};
-  alcm_frame *const ref = threads > 1 ? xmalloc(chunks * sizeof *ref + 1) : NULL;
-  if (ref) { /* the 1-thread frames, for the identity check */
-    for (k = 0; k < chunks; k++) engine_encode(&e, k, 0);
-    for (k = 0; k < chunks; k++) ref[k] = ch[k].f;
-  }
+  engine_run e = {&pol, ch, in, store, back, b, tmp, in_order, 0};
+  *r1 = (result){"engine", 0, NOT_RUN, NOT_RUN, c->reps, -1};
+  *r2 = (result){"engine-2t", 0, NOT_RUN, NOT_RUN, c->reps, -1};
+  alcm_frame *const ref = xmalloc(chunks * sizeof *ref + 1);
+  for (k = 0; k < chunks; k++) engine_encode(&e, k, 0); /* the reference */
+  for (k = 0; k < chunks; k++) ref[k] = ch[k].f;
   for (int rep = 0; rep < c->reps; rep++) {
-    stamp t = now();
-    if (pool)
-      alcm_pool_run(pool, chunks, engine_encode, &e);
-    else
-      for (k = 0; k < chunks; k++) engine_encode(&e, k, 0);
-    keep_best(&r.comp, t);
-    t = now();
-    if (pool)
-      alcm_pool_run(pool, chunks, engine_decode, &e);
-    else
-      for (k = 0; k < chunks; k++) engine_decode(&e, k, 0);
-    keep_best(&r.decomp, t);
-    if (e.failed)
-      die("%s: engine: chunk %d: raw hash", in->path, e.failed - 1);
-    if (memcmp(back, in->data + in->head, in->size - in->head) != 0)
-      die("ROUND TRIP MISMATCH: %s: engine", in->path);
+    if (want1) engine_rep(&e, chunks, NULL, in_order, r1);
+    if (want2) engine_rep(&e, chunks, pool, larger, r2);
   }
   size_t stored = 0;
   for (k = 0; k < chunks; k++) stored += (size_t)ch[k].f.stored_size;
-  if (ref) { /* frame fields, hashes of the payloads among them */
-    r.identical = 1;
+  if (want2) { /* frame fields, hashes of the payloads among them */
+    r2->identical = 1;
     for (k = 0; k < chunks; k++)
-      if (memcmp(&ref[k], &ch[k].f, sizeof *ref) != 0) r.identical = 0;
+      if (memcmp(&ref[k], &ch[k].f, sizeof *ref) != 0) r2->identical = 0;
   }
-  r.compressed = (double)in->head + (double)stored +
-                 (double)chunks * ALCM_FRAME_HEADER_SIZE;
+  r1->compressed = r2->compressed = (double)in->head + (double)stored +
+                                    (double)chunks * ALCM_FRAME_HEADER_SIZE;
   alcm_pool_destroy(pool, &mem);
   for (unsigned t = 0; t < 2; t++) {
     alcm_zstd_free_ctx(b[t].zstd);
@@ -582,11 +594,11 @@ static result bench_engine(const input *in, const config *c,
     free(tmp[t]);
   }
   free(ref);
-  free(order);
+  free(in_order);
+  free(larger);
   free(ch);
   free(store);
   free(back);
-  return r;
 }
 
 /* ---- zstd and zlib ------------------------------------------------------ */
@@ -786,9 +798,13 @@ static void bench_file(const char *path, const config *c, const char *methods,
   result r;
   if (wanted(methods, "alcm")) emit(&in, (r = bench_alcm(&in, c, 1), &r));
   if (wanted(methods, "alcm2")) emit(&in, (r = bench_alcm(&in, c, 2), &r));
-  if (wanted(methods, "engine")) emit(&in, (r = bench_engine(&in, c, 1), &r));
-  if (wanted(methods, "engine2"))
-    emit(&in, (r = bench_engine(&in, c, 2), &r));
+  const int e1 = wanted(methods, "engine"), e2 = wanted(methods, "engine2");
+  if (e1 || e2) {
+    result r2;
+    bench_engines(&in, c, e1, e2, &r, &r2);
+    if (e1) emit(&in, &r);
+    if (e2) emit(&in, &r2);
+  }
   remove_scratch(c);
   if (wanted(methods, "zstd1")) emit(&in, (r = bench_zstd(&in, c, 1, "zstd-1"), &r));
   if (wanted(methods, "zstd3")) emit(&in, (r = bench_zstd(&in, c, 3, "zstd-3"), &r));
