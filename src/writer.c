@@ -5,15 +5,17 @@
  * Bytes collect in a batch of slots, one chunk per slot, packed one after
  * the other; a slot holds a chunk of one entry, and consecutive slots may
  * belong to different entries, so that checkpoints of many small tensors
- * encode in parallel too. The batches form a ring of BATCHES: the caller
- * fills one and queues it on the pool, then writes the frames of the
- * oldest once encoded, while the pool works on the ones in between. Frames go out in slot order, which is chunk order, so
- * the file does not depend on the thread count. Each thread encodes into
- * its own scratch buffers and moves the payload (never larger than the
- * chunk) into the chunk's place in the batch. Memory stays at about
- * (BATCHES x batch + 3 x threads) x chunk_size, a batch being one chunk
- * per thread: small batches keep the pipeline full on files of a few MB
- * (larger ones measured slower there: more fresh pages to fault in).
+ * encode in parallel too. With threads the batches form a ring of
+ * BATCHES: the caller fills one and queues it on the pool, then writes
+ * the frames of the oldest once encoded, while the pool works on the ones
+ * in between (without threads, one batch). Frames go out in slot order,
+ * which is chunk order, so the file does not depend on the thread count.
+ * Each thread encodes into its own scratch buffers and moves the payload
+ * (never larger than the chunk) into the chunk's place in the batch.
+ * Memory stays at about (BATCHES x batch + 3 x threads) x chunk_size, a
+ * batch being one chunk per thread: small batches keep the pipeline full
+ * on files of a few MB (larger ones measured slower there: more fresh
+ * pages to fault in).
  *
  * An importer that lends its file (alcm_writer_lend_) leaves the reading
  * of whole entries of up to one chunk to the pool: the slot records where
@@ -219,6 +221,7 @@ static alcm_status alloc_slots(alcm_writer *w) {
   w->ring = t > 1 ? BATCHES : 1;
   for (unsigned k = 0; k < w->ring; k++) {
     batch *const b = &w->batches[k];
+    b->w = w;
     b->slots = alcm_mem_calloc(&w->mem, SLOTS_MAX, sizeof *b->slots);
     /* not zeroed: pages are touched only as chunks fill them */
     b->raw = alcm_mem_alloc(&w->mem, w->batch_bytes);
@@ -585,7 +588,6 @@ static alcm_status flush_batch(alcm_writer *w) {
   batch *const b = &w->batches[w->cur];
   w->open_slot = false;
   if (b->used == 0) return ALCM_OK;
-  b->w = w;
   b->queued = true;
   b->run = alcm_pool_start(w->pool, b->used, encode_slot, b);
   w->cur = (w->cur + 1) % w->ring;
@@ -759,11 +761,13 @@ alcm_status alcm_writer_release_(alcm_writer *w, const alcm_infile *in) {
   if (w->lent_pending) {
     if (!w->failed) st = flush_all(w);
     alcm_pool_wait(w->pool); /* failed: no task may read any more */
-    for (unsigned k = 0; k < BATCHES; k++) w->batches[k].queued = false;
-    /* Slots not written (the writer failed) must not read later. */
-    for (unsigned k = 0; k < BATCHES; k++)
-      for (unsigned i = 0; i < w->batches[k].used; i++)
-        if (w->batches[k].slots[i].in == in) w->batches[k].slots[i].in = NULL;
+    /* Batches not written (the writer failed) must not read later. */
+    for (unsigned k = 0; k < w->ring; k++) {
+      batch *const b = &w->batches[k];
+      b->queued = false;
+      for (unsigned i = 0; i < b->used; i++)
+        if (b->slots[i].in == in) b->slots[i].in = NULL;
+    }
   }
   w->lent = NULL;
   w->lent_pending = false;
