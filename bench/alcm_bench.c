@@ -15,7 +15,8 @@
  *   alcm2    the same with 2 writer and 2 reader threads; the archive
  *            must be byte-identical to the 1-thread one.
  *   engine   the library's chunk engine alone, in memory like the zstd
- *            rows: every tensor cut in 1 MiB chunks, each through the
+ *            rows: every tensor cut in chunks of the writer's default
+ *            size (ALCM_CHUNK_SIZE_DEFAULT), each through the
  *            planner (alcm_encode_chunk: transform, rans/zstd/store
  *            choice, raw and stored XXH3-64), then decoded as the reader
  *            does (codec, inverse transform, raw hash; the stored hash
@@ -423,7 +424,7 @@ static void remove_scratch(const config *c) {
 
 /* ---- the chunk engine in memory ----------------------------------------- */
 
-#define ENGINE_CHUNK ((size_t)1 << 20)
+#define ENGINE_CHUNK ((size_t)ALCM_CHUNK_SIZE_DEFAULT) /* the writer's */
 
 typedef struct {
   alcm_frame f;

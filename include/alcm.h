@@ -180,6 +180,11 @@ typedef struct {
 } alcm_limits;
 
 /* ---- writer ------------------------------------------------------------- */
+/** Raw bytes per chunk when the options say 0: the unit of parallel work
+ *  and of random access. 512 KiB measured 0.002 % larger than 1 MiB on
+ *  the benchmark corpus and lets a 1 MiB tensor use two threads. */
+#define ALCM_CHUNK_SIZE_DEFAULT (512u * 1024u)
+
 typedef struct {
   size_t sizeof_options;
   const char *codec;       /* "auto" (default: per chunk the smallest of
@@ -187,7 +192,8 @@ typedef struct {
                               "zstd", "zlib", "store", or an extra codec */
   int level;               /* 0 = codec default */
   int level_set;           /* non-zero: level is meaningful even if 0 */
-  uint32_t chunk_size;     /* raw bytes per chunk; 0 = 1 MiB */
+  uint32_t chunk_size;     /* raw bytes per chunk; 0 = 512 KiB
+                              (ALCM_CHUNK_SIZE_DEFAULT) */
   unsigned threads;        /* worker threads; 0 or 1 = encode inline */
   unsigned align_log2;     /* payload alignment; 0 = 3 (8 bytes) */
   int overwrite;           /* non-zero: replace an existing target */

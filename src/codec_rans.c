@@ -80,7 +80,7 @@ static int simd_level(void) { return rans_avx512() ? 2 : rans_simd(); }
 
 /* Level picks the block size: 2^(16 + level) bytes. 64 KiB (level 0) keeps
  * table and state overhead near 0.3 % on exponent planes while still
- * following changes of statistics inside a 1 MiB chunk; larger blocks
+ * following changes of statistics inside a chunk; larger blocks
  * trade adaptivity for overhead. */
 #define LEVEL_MIN 0
 #define LEVEL_MAX 2

@@ -33,8 +33,6 @@
 #include "internal.h"
 #include "predictor_v1.h"
 
-#define DEFAULT_CHUNK_SIZE (1u << 20)
-
 typedef struct {
   uint8_t *raw;         /* chunk bytes in its batch; then the payload */
   size_t raw_size;
@@ -149,7 +147,7 @@ static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
     return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,
                      "level %d outside %d..%d for codec '%s'",
                      w->policy.level, lc->level_min, lc->level_max, lc->name);
-  w->chunk_size = o->chunk_size ? o->chunk_size : DEFAULT_CHUNK_SIZE;
+  w->chunk_size = o->chunk_size ? o->chunk_size : ALCM_CHUNK_SIZE_DEFAULT;
   if (w->chunk_size < ALCM_CHUNK_SIZE_MIN ||
       w->chunk_size > ALCM_CHUNK_SIZE_MAX || w->chunk_size % 8 != 0)
     return alcm_fail(&w->msg, ALCM_ERR_ARGUMENT,

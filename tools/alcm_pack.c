@@ -38,7 +38,7 @@ static void usage(FILE *out) {
           "                        field split + rans, zstd, stored), rans,\n"
           "                        zstd, zlib or store\n"
           "      --chunk-size SIZE raw bytes per chunk, e.g. 64K, 1M "
-          "(default 1M)\n"
+          "(default 512K)\n"
           "      --meta KEY=VALUE  add a metadata string (repeatable)\n"
           "      --mode MODE       lossless (default) or adaptive: float\n"
           "                        tensors quantized per channel (lossy;\n"
