@@ -243,7 +243,7 @@ ALCM_API alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
  *  relative path (spec "Names"). Any number of bytes may follow. */
 ALCM_API alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name);
 /** Append bytes to the current entry. Memory stays bounded by about
- *  5 x threads x chunk size whatever the total. */
+ *  6 x threads x max(chunk size, 1 MiB) whatever the total. */
 ALCM_API alcm_status alcm_writer_write(alcm_writer *w, const void *data,
                                        size_t size);
 /** End the current entry (checks the declared size was written). */

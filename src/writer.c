@@ -12,10 +12,10 @@
  * which is chunk order, so the file does not depend on the thread count.
  * Each thread encodes into its own scratch buffers and moves the payload
  * (never larger than the chunk) into the chunk's place in the batch.
- * Memory stays at about (BATCHES x batch + 3 x threads) x chunk_size, a
- * batch being one chunk per thread: small batches keep the pipeline full
- * on files of a few MB (larger ones measured slower there: more fresh
- * pages to fault in).
+ * Memory stays at about BATCHES x batch + 3 x threads x chunk_size, a
+ * batch being up to 1 MiB of chunks per thread (one chunk without
+ * threads): small batches keep the pipeline full on files of a few MB
+ * (larger ones measured slower there: more fresh pages to fault in).
  *
  * An importer that lends its file (alcm_writer_lend_) leaves the reading
  * of whole entries of up to one chunk to the pool: the slot records where
@@ -200,11 +200,14 @@ alcm_writer *alcm_writer_create(const alcm_write_options *opt) {
 
 /* ---- open ---------------------------------------------------------------- */
 
-/* Full chunks per thread and batch (2 measured no faster on large files
- * and slower on files of a few MB, where one batch held everything and
- * nothing overlapped). Small chunks pack, up to SLOTS_MAX per batch, each
+/* Bytes per thread and batch with threads: at least a chunk, and whole
+ * chunks up to 1 MiB (2 MiB measured no faster on large files and slower
+ * on files of a few MB, where one batch held everything and nothing
+ * overlapped; two of the default 512 KiB chunks a thread matched one of
+ * 1 MiB on a 112 MB file, one of 512 KiB was slower). Without threads a
+ * batch is one chunk. Small chunks pack, up to SLOTS_MAX per batch, each
  * at a SLOT_ALIGN offset. */
-#define CHUNKS_PER_THREAD 1u
+#define THREAD_BATCH_BYTES ((size_t)1 << 20)
 #define SLOTS_MAX 64u
 #define SLOT_ALIGN 64u
 
@@ -212,8 +215,10 @@ static alcm_status alloc_slots(alcm_writer *w) {
   const unsigned t = w->threads > 1 ? w->threads : 1;
   const size_t cs = w->chunk_size;
   const size_t bound = alcm_encode_bound(&w->policy, cs);
-  if (__builtin_mul_overflow(cs, (size_t)(t > 1 ? CHUNKS_PER_THREAD * t : 1),
-                             &w->batch_bytes))
+  const size_t per = t > 1 && cs < THREAD_BATCH_BYTES
+                        ? THREAD_BATCH_BYTES / cs * cs
+                        : cs;
+  if (__builtin_mul_overflow(per, (size_t)t, &w->batch_bytes))
     return alcm_fail(&w->msg, ALCM_ERR_LIMIT, "writer buffers: %u threads",
                      t);
   w->ring = t > 1 ? BATCHES : 1;
