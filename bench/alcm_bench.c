@@ -29,6 +29,16 @@
  *            their runs alternate (one of each per repetition).
  *   zstd1, zstd3, zstd19, zlib6
  *            ZSTD_compressCCtx / compress2 on the whole file in memory.
+ *   zstd1f, zstd1f2
+ *            zstd -1 through files, the ALCM rows' footing, streamed as
+ *            the zstd program does (ZSTD_compressStream2 in buffers of
+ *            ZSTD_CStreamInSize/OutSize, reused): compress = read the
+ *            file (a copy in SCRATCH_DIR), write a new file beside the
+ *            target, fsync it, rename it into place and fsync the
+ *            folder (what alcm_writer_finish does); decompress = read
+ *            that file and decode it into memory (ZSTD_decompressStream).
+ *            zstd1f2 sets ZSTD_c_nbWorkers = 2 (zstd's own threads; its
+ *            decoder has none).
  *   limits   order-0 entropy limits, tables free, header bytes stored raw:
  *            per byte plane, per field (sign/exponent/mantissa) and of
  *            16-bit symbols, each stream coded on its own per tensor.
@@ -44,6 +54,7 @@
  * caq = ratio / (cpu_s + 1) (DESIGN.md: CAQ with the encoding CPU time).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -667,6 +678,123 @@ static result bench_zlib(const input *in, const config *c, int level,
   return r;
 }
 
+/* ---- zstd through files ------------------------------------------------- */
+
+static void fsync_path(const char *path, int flags) {
+  const int fd = open(path, flags);
+  if (fd < 0 || fsync(fd) != 0 || close(fd) != 0)
+    die("%s: fsync: %s", path, strerror(errno));
+}
+
+static void write_all_fd(int fd, const void *p, size_t n, const char *path) {
+  for (size_t put = 0; put < n;) {
+    const ssize_t w = write(fd, (const uint8_t *)p + put, n - put);
+    if (w <= 0) die("%s: write: %s", path, strerror(errno));
+    put += (size_t)w;
+  }
+}
+
+/* Compress the file src into dst as the zstd program does: streaming, in
+ * buffers of ZSTD_CStreamInSize / OutSize bytes reused throughout, into a
+ * temporary file renamed into place once synced. @return its size. */
+static size_t zstd_file(ZSTD_CCtx *cc, const char *src, const char *tmp,
+                        const char *dst, const char *dir, uint8_t *ibuf,
+                        size_t isz, uint8_t *obuf, size_t osz) {
+  const int in = open(src, O_RDONLY);
+  const int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (in < 0 || out < 0) die("%s: %s", in < 0 ? src : tmp, strerror(errno));
+  size_t total = 0;
+  for (;;) {
+    const ssize_t n = read(in, ibuf, isz);
+    if (n < 0) die("%s: read: %s", src, strerror(errno));
+    const ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
+    ZSTD_inBuffer ib = {ibuf, (size_t)n, 0};
+    size_t left;
+    do {
+      ZSTD_outBuffer ob = {obuf, osz, 0};
+      left = ZSTD_compressStream2(cc, &ob, &ib, mode);
+      if (ZSTD_isError(left)) die("%s: %s", src, ZSTD_getErrorName(left));
+      write_all_fd(out, obuf, ob.pos, tmp);
+      total += ob.pos;
+    } while (mode == ZSTD_e_end ? left != 0 : ib.pos < ib.size);
+    if (n == 0) break;
+  }
+  if (fsync(out) != 0 || close(out) != 0 || close(in) != 0 ||
+      rename(tmp, dst) != 0)
+    die("%s: %s", dst, strerror(errno));
+  fsync_path(dir, O_RDONLY | O_DIRECTORY);
+  return total;
+}
+
+/* Decompress the file src into back (cap bytes), streaming from a reused
+ * input buffer. @return the bytes decoded. */
+static size_t unzstd_file(ZSTD_DCtx *dc, const char *src, uint8_t *back,
+                          size_t cap, uint8_t *ibuf, size_t isz) {
+  const int in = open(src, O_RDONLY);
+  if (in < 0) die("%s: %s", src, strerror(errno));
+  ZSTD_outBuffer ob = {back, cap, 0};
+  for (;;) {
+    const ssize_t n = read(in, ibuf, isz);
+    if (n < 0) die("%s: read: %s", src, strerror(errno));
+    if (n == 0) break;
+    ZSTD_inBuffer ib = {ibuf, (size_t)n, 0};
+    while (ib.pos < ib.size) {
+      const size_t r = ZSTD_decompressStream(dc, &ob, &ib);
+      if (ZSTD_isError(r)) die("%s: %s", src, ZSTD_getErrorName(r));
+    }
+  }
+  close(in);
+  return ob.pos;
+}
+
+static result bench_zstd_file(const input *in, const config *c, int workers,
+                              const char *method) {
+  char src[512], tmp[512], dst[512];
+  scratch_path(src, sizeof src, c, "zin.safetensors");
+  scratch_path(tmp, sizeof tmp, c, "z.tmp");
+  scratch_path(dst, sizeof dst, c, "z.zst");
+  write_file(src, in->data, in->size);
+  ZSTD_CCtx *const cc = ZSTD_createCCtx();
+  ZSTD_DCtx *const dc = ZSTD_createDCtx();
+  if (!cc || !dc) die("zstd: out of memory");
+  ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
+  if (workers &&
+      ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_nbWorkers, workers)))
+    die("zstd: this libzstd has no threads");
+  const size_t isz = ZSTD_CStreamInSize(), osz = ZSTD_CStreamOutSize();
+  const size_t dsz = ZSTD_DStreamInSize();
+  uint8_t *const ibuf = xmalloc(isz), *const obuf = xmalloc(osz);
+  uint8_t *const dbuf = xmalloc(dsz);
+  uint8_t *const back = xmalloc(in->size + 1);
+  memset(back, 0, in->size + 1); /* touched before the clock, like ALCM's */
+  result r = {method, 0, NOT_RUN, NOT_RUN, c->reps, -1};
+  size_t zn = 0;
+  for (int i = 0; i < c->reps; i++) {
+    unlink(dst); /* a new file each time, as for ALCM */
+    const stamp t = now();
+    zn = zstd_file(cc, src, tmp, dst, c->dir, ibuf, isz, obuf, osz);
+    keep_best(&r.comp, t);
+  }
+  for (int i = 0; i < c->reps; i++) {
+    ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
+    const stamp t = now();
+    const size_t bn = unzstd_file(dc, dst, back, in->size, dbuf, dsz);
+    keep_best(&r.decomp, t);
+    if (bn != in->size || memcmp(back, in->data, in->size) != 0)
+      die("ROUND TRIP MISMATCH: %s: %s", in->path, method);
+  }
+  r.compressed = (double)zn;
+  unlink(dst);
+  unlink(src);
+  ZSTD_freeCCtx(cc);
+  ZSTD_freeDCtx(dc);
+  free(ibuf);
+  free(obuf);
+  free(dbuf);
+  free(back);
+  return r;
+}
+
 /* ---- order-0 limits ------------------------------------------------------ */
 
 /* A symbol stream of one tensor: element i gives symbol
@@ -811,6 +939,10 @@ static void bench_file(const char *path, const config *c, const char *methods,
   }
   remove_scratch(c);
   if (wanted(methods, "zstd1")) emit(&in, (r = bench_zstd(&in, c, 1, "zstd-1"), &r));
+  if (wanted(methods, "zstd1f"))
+    emit(&in, (r = bench_zstd_file(&in, c, 0, "zstd-1-file"), &r));
+  if (wanted(methods, "zstd1f2"))
+    emit(&in, (r = bench_zstd_file(&in, c, 2, "zstd-1-file-2t"), &r));
   if (wanted(methods, "zstd3")) emit(&in, (r = bench_zstd(&in, c, 3, "zstd-3"), &r));
   if (wanted(methods, "zstd19"))
     emit(&in, (r = bench_zstd(&in, c, 19, "zstd-19"), &r));
@@ -827,7 +959,8 @@ static void usage(void) {
   fputs("usage: alcm-bench [-r REPS] [-d SCRATCH_DIR] [-m METHODS] "
         "FILE.safetensors...\n"
         "  METHODS: comma-separated subset of "
-        "alcm,alcm2,engine,engine2,zstd1,zstd3,zstd19,zlib6,limits (default all)\n",
+        "alcm,alcm2,engine,engine2,zstd1,zstd1f,zstd1f2,zstd3,zstd19,zlib6,\n"
+        "  limits (default all)\n",
         stderr);
   exit(2);
 }

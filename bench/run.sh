@@ -76,7 +76,7 @@ fi
 # ---- 4. run -------------------------------------------------------------------
 OUT=$BUILD/bench-out
 mkdir -p "$OUT"
-say "alcm-bench: ALCM, zstd -1/-3/-19, zlib -6, order-0 limits (best of $REPS)"
+say "alcm-bench: ALCM, zstd -1/-3/-19 (and -1 through files), zlib -6, order-0 limits (best of $REPS)"
 "$BUILD/bench/alcm-bench" -r "$REPS" -d "$SCRATCH" "$@" >"$OUT/alcm.jsonl"
 say "peers.py: NumPy savez_compressed, blosc (best of $REPS)"
 "$PY" "$HERE/peers.py" -r "$REPS" "$@" >"$OUT/peers.jsonl"
