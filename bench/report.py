@@ -48,6 +48,40 @@ LIMITS = ("limit-byteplane", "limit-field")  # the targets' "better of two"
 TARGET_RATIO = {"BF16": 1.485, "F32": 1.19, "F16": 1.17}
 
 
+def merge_passes(rows):
+    """One row per file and method: a method run in several passes (each
+    a line) keeps its best times and the sum of its runs; the sizes must
+    agree."""
+    out, seen = [], {}
+    for r in rows:
+        key = (r.get("file"), r.get("method"))
+        if key not in seen:
+            seen[key] = dict(r)
+            out.append(seen[key])
+            continue
+        m = seen[key]
+        if m.get("compressed_bytes") != r.get("compressed_bytes"):
+            raise SystemExit("report: %s %s: sizes differ between passes" %
+                             key)
+        for k in ("compress_s", "decompress_s", "cpu_s"):
+            if r.get(k) is not None and (m.get(k) is None or r[k] < m[k]):
+                m[k] = r[k]
+        m["runs"] = m.get("runs", 0) + r.get("runs", 0)
+        if "identical_to_1_thread" in r:
+            m["identical_to_1_thread"] = \
+                m.get("identical_to_1_thread", True) and \
+                r["identical_to_1_thread"]
+    for m in out:
+        mb = m.get("bytes", 0) / 1e6
+        if m.get("compress_s"):
+            m["compress_MBps"] = mb / m["compress_s"]
+        if m.get("decompress_s"):
+            m["decompress_MBps"] = mb / m["decompress_s"]
+        if m.get("cpu_s") is not None and m.get("ratio"):
+            m["caq"] = m["ratio"] / (m["cpu_s"] + 1)
+    return out
+
+
 def fmt(v, digits=3):
     return "—" if v is None else "%.*f" % (digits, v)
 
@@ -319,6 +353,7 @@ def main(argv):
     for p in args.rows:
         with open(p) as f:
             rows.extend(json.loads(line) for line in f if line.strip())
+    rows = merge_passes(rows)
     mach = machine()
     for kv in args.extra:
         k, _, v = kv.partition("=")
