@@ -7,7 +7,7 @@ meta:
   endian: le
 doc: |
   Layout of an .alcm archive as specified by spec/alcm-format.md (format
-  1.3; the spec is normative). The file is
+  1.4; the spec is normative). The file is
 
     header | gap | { frame header | payload | gap }* | index | footer
 
@@ -28,7 +28,9 @@ doc: |
   channels in bit-width order; spec/adaptive.md "Codes"), so its raw_size
   is kept + kept_wide, and adds rans block mode 3 (RANS32) inside
   payloads, which this description does not decode; the containers are
-  the same. Rules the expression language cannot state (numel x 2,
+  the same. 1.4 adds bundled entries (entry flags bit 2): small tensors
+  whose bytes are ranges of one frame's decoded bytes, each entry naming
+  the frame in its one chunk ref and its start in bundle_offset. Rules the expression language cannot state (numel x 2,
   required sections) are checked by tests/kaitai/compare.js.
 doc-ref: spec/alcm-format.md
 seq:
@@ -206,7 +208,11 @@ types:
       - id: flags
         type: u2
         valid:
-          max: 3
+          max: 7
+        doc: |
+          Bit 0 Fortran order, bit 1 big-endian elements, bit 2 bundled
+          (1.4: a lossless tensor of one chunk whose bytes are a range of
+          the decoded bytes of a frame it shares with other entries).
       - id: source
         type: u4
         doc: Index of the source record, or 0xFFFFFFFF for none.
@@ -243,6 +249,12 @@ types:
         type: chunk_ref
         repeat: expr
         repeat-expr: chunk_count
+      - id: bundle_offset
+        type: u8
+        if: bundled
+        doc: |
+          Format 1.4, bundled entries only: where the entry's raw_size
+          bytes start in the decoded bytes of the frame its chunk names.
       - id: sections
         type: section_ref
         repeat: expr
@@ -260,6 +272,8 @@ types:
         value: (flags & 1) != 0
       big_endian:
         value: (flags & 2) != 0
+      bundled:
+        value: (flags & 4) != 0
       has_source:
         value: source != 0xffffffff
 

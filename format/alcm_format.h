@@ -14,9 +14,10 @@
 
 /* ---- format version (spec "Version") -------------------------------- */
 #define ALCM_FORMAT_MAJOR 1u
-#define ALCM_FORMAT_MINOR 3u /* 1.2: adaptive entries (codes + sections);
+#define ALCM_FORMAT_MINOR 4u /* 1.2: adaptive entries (codes + sections);
                                 1.3: rans block mode RANS32 and the
-                                byte-plane zig-zag code layout */
+                                byte-plane zig-zag code layout;
+                                1.4: bundled entries (entry flag bit 2) */
 
 /* ---- file header (spec "File header"), 32 bytes at offset 0 ---------- */
 #define ALCM_HEADER_SIZE 32u
@@ -91,8 +92,8 @@
 #define ALCM_SRC_OFF_RESTORE_LEN 4u    /* u32 */
 
 /* entry record: 48 bytes, then name[name_len], shape u64[ndim],
- * chunk refs [chunk_count], section refs [section_count],
- * adaptive block (encoding ADAPTIVE only). */
+ * chunk refs [chunk_count], bundle offset (bundled entries only, 1.4),
+ * section refs [section_count], adaptive block (encoding ADAPTIVE only). */
 #define ALCM_ENTRY_RECORD_SIZE 48u
 #define ALCM_ENT_OFF_KIND 0u           /* u8 ALCM_ENTRY_* */
 #define ALCM_ENT_OFF_DTYPE 1u          /* u8 ALCM_DTYPE_* (tensor), 0 (blob) */
@@ -108,6 +109,11 @@
 #define ALCM_ENT_OFF_CONTENT_HASH 32u  /* u8[16] XXH3-128 of the raw bytes, canonical (big-endian) form */
 
 #define ALCM_CHUNK_REF_SIZE 16u        /* u64 frame_offset, u64 stored_size */
+#define ALCM_BUNDLE_OFFSET_SIZE 8u       /* u64: bundled entry's first byte in its frame's decoded bytes (1.4) */
+
+/* entry flags: bits 0 and 1 are ALCM_ENTRY_FLAG_FORTRAN_ORDER and
+ * ALCM_ENTRY_FLAG_BIG_ENDIAN (alcm.h); bit 2 ALCM_ENTRY_FLAG_BUNDLED */
+#define ALCM_ENTRY_FLAGS_FORMAT 0x0007u
 #define ALCM_SECTION_REF_SIZE 24u      /* u16 type, u8[6] zero, u64 frame_offset, u64 stored_size */
 
 /* adaptive block: 64 bytes, only for ALCM_ENCODING_ADAPTIVE */

@@ -112,7 +112,10 @@ typedef enum { ALCM_ENCODING_LOSSLESS = 0, ALCM_ENCODING_ADAPTIVE = 1 } alcm_enc
 /* entry flags: how the stored bytes are laid out */
 #define ALCM_ENTRY_FLAG_FORTRAN_ORDER 0x0001u /* column-major element order */
 #define ALCM_ENTRY_FLAG_BIG_ENDIAN 0x0002u    /* elements are big-endian */
-#define ALCM_ENTRY_FLAGS_KNOWN 0x0003u
+#define ALCM_ENTRY_FLAGS_KNOWN 0x0003u        /* the flags a caller gives */
+/* Set by the writer, seen in alcm_entry_info: a small tensor stored with
+ * others of its dtype in one frame (format 1.4, spec "Bundled entries"). */
+#define ALCM_ENTRY_FLAG_BUNDLED 0x0004u
 
 typedef enum {
   ALCM_SOURCE_NONE = 0, ALCM_SOURCE_SAFETENSORS = 1, ALCM_SOURCE_NPY = 2,
@@ -206,6 +209,9 @@ typedef struct {
   int no_dedup;            /* non-zero: store identical chunks again */
   int plain_index;         /* non-zero: do not zlib-compress the index
                               (for tools that patch or parse it by hand) */
+  int no_bundle;           /* non-zero: no bundled entries (format 1.4):
+                              every tensor in frames of its own, as a 1.3
+                              reader needs */
 } alcm_write_options;
 
 /** Fill *opt with defaults and set sizeof_options. */
@@ -243,7 +249,8 @@ ALCM_API alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
  *  relative path (spec "Names"). Any number of bytes may follow. */
 ALCM_API alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name);
 /** Append bytes to the current entry. Memory stays bounded by about
- *  6 x threads x max(chunk size, 1 MiB) whatever the total. */
+ *  6 x threads x max(chunk size, 1 MiB) whatever the total, plus 64 KiB
+ *  per dtype for small tensors being bundled. */
 ALCM_API alcm_status alcm_writer_write(alcm_writer *w, const void *data,
                                        size_t size);
 /** End the current entry (checks the declared size was written). */
@@ -406,7 +413,8 @@ typedef struct {
   uint64_t raw_size;      /* bytes of the entry when read; for an adaptive
                              entry numel * dtype size, the dequantized
                              bytes (its code bytes: alcm_reader_adaptive) */
-  uint64_t stored_size;   /* payload bytes of its chunk frames */
+  uint64_t stored_size;   /* payload bytes of its chunk frames (of a
+                             bundled entry: its bundle's, which it shares) */
   uint32_t chunk_count;
   uint32_t chunk_size;
   uint32_t section_count;
@@ -420,6 +428,11 @@ typedef struct {
   uint64_t raw_size;
   uint64_t stored_size;
   unsigned transform, codec, elem_size;
+  uint64_t frame_raw_size; /* decoded bytes of the frame: raw_size, or for
+                              a bundled entry (ALCM_ENTRY_FLAG_BUNDLED)
+                              its whole bundle's */
+  uint64_t bundle_offset;  /* bundled entry: where its bytes start in the
+                              frame's decoded bytes; else 0 */
 } alcm_chunk_info;
 
 typedef struct {

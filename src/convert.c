@@ -20,7 +20,7 @@ static alcm_status cv_entry(alcm_reader *r, json_t *root, size_t entry,
   if (s != ALCM_OK) return s;
   if (e.kind != ALCM_ENTRY_TENSOR)
     return alcm_fail(msg, ALCM_ERR_ARGUMENT, "entry '%s' is a blob", e.name);
-  if (e.flags)
+  if (e.flags & ALCM_ENTRY_FLAGS_KNOWN) /* the layout flags; not BUNDLED */
     return alcm_fail(msg, ALCM_ERR_UNSUPPORTED, "tensor '%s': big-endian or "
                      "Fortran-order data has no safetensors form", e.name);
   if (json_object_get(root, e.name))

@@ -23,6 +23,7 @@ alcm_status alcm_shape_bytes(unsigned dtype, unsigned ndim,
 static size_t entry_record_size(const alcm_entry *e) {
   return ALCM_ENTRY_RECORD_SIZE + e->name_len + 8u * e->ndim +
          (size_t)ALCM_CHUNK_REF_SIZE * e->chunk_count +
+         (e->flags & ALCM_ENTRY_FLAG_BUNDLED ? ALCM_BUNDLE_OFFSET_SIZE : 0) +
          (size_t)ALCM_SECTION_REF_SIZE * e->section_count +
          (e->encoding == ALCM_ENCODING_ADAPTIVE ? ALCM_ADAPTIVE_BLOCK_SIZE : 0);
 }
@@ -54,6 +55,10 @@ static uint8_t *encode_entry(uint8_t *p, const alcm_entry *e) {
   for (uint32_t i = 0; i < e->chunk_count; i++, p += ALCM_CHUNK_REF_SIZE) {
     alcm_st64(p, e->chunks[i].frame_offset);
     alcm_st64(p + 8, e->chunks[i].stored_size);
+  }
+  if (e->flags & ALCM_ENTRY_FLAG_BUNDLED) {
+    alcm_st64(p, e->bundle_offset);
+    p += ALCM_BUNDLE_OFFSET_SIZE;
   }
   for (uint32_t i = 0; i < e->section_count; i++, p += ALCM_SECTION_REF_SIZE) {
     memset(p, 0, ALCM_SECTION_REF_SIZE);
@@ -314,7 +319,7 @@ static alcm_status check_entry_fixed(decoder *d, uint32_t i, alcm_entry *e,
   if (e->name_len == 0 || e->name_len > ALCM_MAX_NAME)
     return alcm_fail(d->msg, ALCM_ERR_NAME,
                      "index: entry %u: name of %zu bytes", n, e->name_len);
-  if (e->flags & ~ALCM_ENTRY_FLAGS_KNOWN)
+  if (e->flags & ~ALCM_ENTRY_FLAGS_FORMAT)
     return alcm_fail(d->msg, ALCM_ERR_RESERVED,
                      "index: entry %u: flags 0x%04x", n, e->flags);
   if (e->source != ALCM_NO_SOURCE && e->source >= source_count)
@@ -343,6 +348,11 @@ static alcm_status check_entry_fixed(decoder *d, uint32_t i, alcm_entry *e,
   if (e->section_count && e->encoding != ALCM_ENCODING_ADAPTIVE)
     return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
                      "index: entry %u: sections on a lossless entry", n);
+  /* spec "Bundled": blobs and adaptive entries have their own flag rules */
+  if ((e->flags & ALCM_ENTRY_FLAG_BUNDLED) && e->kind == ALCM_ENTRY_TENSOR &&
+      e->encoding == ALCM_ENCODING_LOSSLESS && e->raw_size == 0)
+    return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                     "index: entry %u: bundled entry of 0 bytes", n);
   return ALCM_OK;
 }
 
@@ -419,6 +429,21 @@ static alcm_status decode_refs(decoder *d, uint32_t i, alcm_entry *e) {
     if ((st = check_frame_ref(d, e, "chunk", j, e->chunks[j].frame_offset,
                               e->chunks[j].stored_size)))
       return st;
+  }
+  if (e->flags & ALCM_ENTRY_FLAG_BUNDLED) {
+    if ((st = take(d, ALCM_BUNDLE_OFFSET_SIZE, &p, "bundle offset", i)))
+      return st;
+    e->bundle_offset = alcm_le64(p);
+    uint64_t end;
+    if (e->bundle_offset % alcm_dtype_size((int)e->dtype) != 0 ||
+        __builtin_add_overflow(e->bundle_offset, e->raw_size, &end) ||
+        end > e->chunk_size)
+      return alcm_fail(d->msg, ALCM_ERR_CORRUPT,
+                       "entry '%s': bundle offset %llu for %llu bytes of "
+                       "%zu-byte elements in chunks of %u",
+                       e->name, (unsigned long long)e->bundle_offset,
+                       (unsigned long long)e->raw_size,
+                       alcm_dtype_size((int)e->dtype), (unsigned)e->chunk_size);
   }
   if ((st = check_count(d, e->section_count, ALCM_SECTION_REF_SIZE,
                         "section refs")))

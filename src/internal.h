@@ -330,6 +330,8 @@ typedef struct {
   alcm_chunk_ref *chunks;
   alcm_section_ref *sections;
   alcm_adaptive_block adaptive;
+  uint64_t bundle_offset; /* ALCM_ENTRY_FLAG_BUNDLED: start in its frame */
+  uint32_t bundle_next;   /* writer: next entry of its bundle + 1, 0 none */
 } alcm_entry;
 typedef struct {
   unsigned format;

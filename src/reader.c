@@ -18,6 +18,18 @@
 #define DEFAULT_MAX_CHUNK ((uint64_t)ALCM_CHUNK_SIZE_MAX)
 #define MAX_THREADS 256u
 
+/* Decoded bundle frames kept (spec "Bundled", 1.4): a bundle's entries are
+ * read one after the other, so each frame decodes once; bundles of
+ * different dtypes fill in side by side (hence more than one). */
+#define BUNDLE_CACHE 4u
+typedef struct {
+  uint64_t offset;   /* its frame's offset; valid only if buf holds it */
+  alcm_frame frame;  /* its header, checked against each entry naming it */
+  uint8_t *buf;      /* frame.raw_size decoded bytes */
+  size_t cap;
+  bool valid;
+} bundle_slot;
+
 struct alcm_reader {
   alcm_mem mem;
   alcm_msg msg;
@@ -39,6 +51,8 @@ struct alcm_reader {
   /* set by verify: every payload checked before it is decoded, so that
    * no bit of the file goes unchecked (read_chunk) */
   bool verifying;
+  bundle_slot bundle[BUNDLE_CACHE];
+  unsigned bundle_next; /* the slot to fill next */
 };
 
 alcm_msg *alcm_reader_msg_(alcm_reader *r) { return &r->msg; }
@@ -268,8 +282,11 @@ static alcm_status check_chunk_frame(alcm_reader *r, const alcm_entry *e,
                                      uint32_t j, const alcm_frame *f) {
   const alcm_chunk_ref *ref = &e->chunks[j];
   const unsigned long long off = (unsigned long long)ref->frame_offset;
+  const bool bundled = (e->flags & ALCM_ENTRY_FLAG_BUNDLED) != 0;
   if (f->kind != ALCM_FRAME_KIND_CHUNK || f->stored_size != ref->stored_size ||
-      f->raw_size != chunk_raw_size(e, j))
+      (bundled ? f->raw_size < e->bundle_offset + e->raw_size ||
+                     f->raw_size > e->chunk_size
+               : f->raw_size != chunk_raw_size(e, j)))
     return alcm_fail(&r->msg, ALCM_ERR_CORRUPT,
                      "entry '%s': chunk %u at offset %llu: frame (kind %u, "
                      "%llu raw, %llu stored) does not match the index",
@@ -390,22 +407,58 @@ static bool decode_first(const alcm_reader *r, const alcm_frame *f) {
   return !r->verifying && f->codec <= ALCM_CODEC_ID_RANS;
 }
 
-static alcm_status read_chunk(alcm_reader *r, const alcm_entry *e, uint32_t j,
-                              uint8_t *dst) {
-  alcm_frame f;
+/* The loaded frame f of chunk j decoded into dst (f->raw_size bytes). */
+static alcm_status decode_chunk(alcm_reader *r, const alcm_entry *e,
+                                uint32_t j, const alcm_frame *f,
+                                uint8_t *dst) {
   const uint64_t off = e->chunks[j].frame_offset;
-  alcm_status st = load_chunk(r, e, j, &f);
-  if (st) return st;
-  if (!decode_first(r, &f)) {
-    st = check_stored(r, e, j, "chunk", off, &f);
-    return st ? st : decode_payload(r, e, j, "chunk", off, &f, dst);
+  alcm_status st;
+  if (!decode_first(r, f)) {
+    st = check_stored(r, e, j, "chunk", off, f);
+    return st ? st : decode_payload(r, e, j, "chunk", off, f, dst);
   }
-  st = decode_payload(r, e, j, "chunk", off, &f, dst);
+  st = decode_payload(r, e, j, "chunk", off, f, dst);
   if (st == ALCM_ERR_CODEC || st == ALCM_ERR_CHECKSUM) {
-    const alcm_status stored = check_stored(r, e, j, "chunk", off, &f);
+    const alcm_status stored = check_stored(r, e, j, "chunk", off, f);
     if (stored) return stored;
   }
   return st;
+}
+
+/* A bundled entry: its range of its frame, decoded once for all the
+ * entries that name it (while it stays among the last BUNDLE_CACHE). The
+ * header is checked against every entry, the bytes when decoded. */
+static alcm_status read_bundled(alcm_reader *r, const alcm_entry *e,
+                                uint8_t *dst) {
+  const uint64_t off = e->chunks[0].frame_offset;
+  bundle_slot *b = NULL;
+  for (unsigned k = 0; k < BUNDLE_CACHE && !b; k++)
+    if (r->bundle[k].valid && r->bundle[k].offset == off) b = &r->bundle[k];
+  alcm_status st;
+  if (b) {
+    if ((st = check_chunk_frame(r, e, 0, &b->frame))) return st;
+  } else {
+    b = &r->bundle[r->bundle_next];
+    r->bundle_next = (r->bundle_next + 1) % BUNDLE_CACHE;
+    b->valid = false;
+    if ((st = load_chunk(r, e, 0, &b->frame))) return st;
+    if ((st = grow(r, &b->buf, &b->cap, b->frame.raw_size)))
+      return alcm_fail(&r->msg, st, "entry '%s': bundle of %llu bytes",
+                       e->name, (unsigned long long)b->frame.raw_size);
+    if ((st = decode_chunk(r, e, 0, &b->frame, b->buf))) return st;
+    b->offset = off;
+    b->valid = true;
+  }
+  memcpy(dst, b->buf + e->bundle_offset, (size_t)e->raw_size);
+  return ALCM_OK;
+}
+
+static alcm_status read_chunk(alcm_reader *r, const alcm_entry *e, uint32_t j,
+                              uint8_t *dst) {
+  if (e->flags & ALCM_ENTRY_FLAG_BUNDLED) return read_bundled(r, e, dst);
+  alcm_frame f;
+  const alcm_status st = load_chunk(r, e, j, &f);
+  return st ? st : decode_chunk(r, e, j, &f, dst);
 }
 
 /* Any entry of an open reader. */
@@ -481,6 +534,7 @@ static alcm_status make_views(alcm_reader *r) {
     v->threads = 1;
     v->stored = v->tmp = v->raw = NULL;
     v->stored_cap = v->tmp_cap = v->raw_cap = 0;
+    memset(v->bundle, 0, sizeof v->bundle);
   }
   return ALCM_OK;
 }
@@ -773,6 +827,8 @@ alcm_status alcm_reader_chunk(alcm_reader *r, size_t entry, uint32_t chunk,
   info->frame_offset = e->chunks[chunk].frame_offset;
   info->raw_offset = (uint64_t)chunk * e->chunk_size;
   info->raw_size = chunk_raw_size(e, chunk);
+  info->frame_raw_size = f.raw_size;
+  info->bundle_offset = e->bundle_offset;
   info->stored_size = e->chunks[chunk].stored_size;
   info->transform = f.transform;
   info->codec = f.codec;
@@ -1031,11 +1087,15 @@ void alcm_reader_close(alcm_reader *r) {
   alcm_mem_free(&mem, r->stored);
   alcm_mem_free(&mem, r->tmp);
   alcm_mem_free(&mem, r->raw);
+  for (unsigned k = 0; k < BUNDLE_CACHE; k++)
+    alcm_mem_free(&mem, r->bundle[k].buf);
   alcm_pool_destroy(r->pool, &mem);
   if (r->views)
     for (unsigned t = 0; t < r->threads; t++) {
       alcm_mem_free(&mem, r->views[t].stored);
       alcm_mem_free(&mem, r->views[t].tmp);
+      for (unsigned k = 0; k < BUNDLE_CACHE; k++)
+        alcm_mem_free(&mem, r->views[t].bundle[k].buf);
     }
   alcm_mem_free(&mem, r->views);
   alcm_mem_free(&mem, r);

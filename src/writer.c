@@ -17,6 +17,12 @@
  * threads): small batches keep the pipeline full on files of a few MB
  * (larger ones measured slower there: more fresh pages to fault in).
  *
+ * Lossless tensors of up to BUNDLE_ENTRY_MAX bytes are bundled (format
+ * 1.4, spec "Bundled"): each dtype collects them in a buffer of its own,
+ * which becomes one slot (one frame, one set of codec tables) when the
+ * next does not fit, or at finish; the entries name that frame and where
+ * in it they start.
+ *
  * An importer that lends its file (alcm_writer_lend_) leaves the reading
  * of whole entries of up to one chunk to the pool: the slot records where
  * the bytes are, and the task that encodes it reads and hashes them, so
@@ -48,6 +54,8 @@ typedef struct {
   alcm_status read_status;
   uint8_t content[16];
   alcm_msg read_msg;
+  bool bundle;          /* a bundle: entry is its first member, the others
+                           follow through alcm_entry.bundle_next */
 } slot;
 
 /* Chunks for one pool run: up to SLOTS_MAX slots packed in raw. A ring of
@@ -65,6 +73,20 @@ typedef struct {
   uint64_t run;
 } batch;
 
+/* Small tensors of one dtype collecting for their frame (see above). */
+/* Measured on the benchmark corpus (archive bytes, BF16 / F16 / F32):
+ * tensors up to 4 KiB in bundles of 64 KiB: -0.34 / -0.33 / -0.14 %
+ * against none; up to 2, 8 or 16 KiB, or bundles of 16 or 256 KiB, no
+ * better on all three. */
+#define BUNDLE_ENTRY_MAX 4096u
+#define BUNDLE_BYTES ((size_t)64 << 10)
+#define BUNDLE_DTYPES 16u /* dtype ids 1..15 */
+typedef struct {
+  uint8_t *buf;        /* bundle_cap bytes, allocated on first use */
+  size_t used;
+  uint32_t first, last; /* member entries + 1, 0 = none */
+} bundle;
+
 struct alcm_writer {
   alcm_mem mem;
   alcm_msg msg;
@@ -72,7 +94,7 @@ struct alcm_writer {
   alcm_codec_set codecs;
   alcm_encode_policy policy;
   alcm_dedup *dedup;    /* NULL when disabled */
-  bool no_dedup, plain_index;
+  bool no_dedup, plain_index, no_bundle;
   uint32_t chunk_size;
   unsigned threads, align_log2;
   int overwrite;
@@ -102,6 +124,9 @@ struct alcm_writer {
   alcm_encode_buffers *scratch; /* one per thread, [0] the caller's */
   unsigned scratch_count;
   bool open_slot;       /* the current batch's last slot takes bytes */
+  bundle bundles[BUNDLE_DTYPES];
+  size_t bundle_cap;    /* min(BUNDLE_BYTES, chunk_size) */
+  bool bundling;        /* the current entry's bytes go to its bundle */
   uint64_t file_size;   /* set at finish; out.offset is reset by commit */
 
   /* adaptive mode (alcm_writer_set_adaptive) */
@@ -172,6 +197,8 @@ static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
   w->overwrite = o->overwrite;
   w->no_dedup = o->no_dedup != 0;
   w->plain_index = o->plain_index != 0;
+  w->no_bundle = o->no_bundle != 0;
+  w->bundle_cap = w->chunk_size < BUNDLE_BYTES ? w->chunk_size : BUNDLE_BYTES;
   return ALCM_OK;
 }
 
@@ -378,7 +405,33 @@ static void begin_common(alcm_writer *w, uint64_t expected) {
   w->written = 0;
   w->open_slot = false; /* a new entry starts a new chunk */
   w->content_later = false;
+  w->bundling = false;
   alcm_hash128_reset(w->content);
+}
+
+static alcm_status close_bundle(alcm_writer *w, unsigned dtype);
+
+/* Make e (the current entry, of its dtype's size in bytes) the next member
+ * of its dtype's bundle, closing the bundle first if e does not fit. */
+static alcm_status join_bundle(alcm_writer *w, alcm_entry *e) {
+  bundle *const b = &w->bundles[e->dtype];
+  alcm_status st;
+  if (b->used + e->raw_size > w->bundle_cap &&
+      (st = close_bundle(w, e->dtype)))
+    return st;
+  if (!b->buf && !(b->buf = alcm_mem_alloc(&w->mem, w->bundle_cap)))
+    return alcm_fail(&w->msg, ALCM_ERR_NOMEM, "bundle buffer");
+  const uint32_t id = w->idx.entry_count; /* e's index + 1 */
+  e->flags |= ALCM_ENTRY_FLAG_BUNDLED;
+  e->bundle_offset = b->used;
+  b->used += (size_t)e->raw_size;
+  if (b->last)
+    w->idx.entries[b->last - 1].bundle_next = id;
+  else
+    b->first = id;
+  b->last = id;
+  w->bundling = true;
+  return ALCM_OK;
 }
 
 alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
@@ -419,7 +472,13 @@ alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
   }
   if (ndim) memcpy(e->shape, shape, 8u * ndim);
   begin_common(w, bytes);
-  return w->adaptive_mode ? start_held(w, e) : ALCM_OK;
+  if (w->adaptive_mode && (st = start_held(w, e))) return st;
+  if (!w->holding && !w->no_bundle && bytes > 0 && bytes <= BUNDLE_ENTRY_MAX &&
+      bytes <= w->bundle_cap && (st = join_bundle(w, e))) {
+    w->failed = true;
+    return st;
+  }
+  return ALCM_OK;
 }
 
 alcm_status alcm_writer_begin_blob(alcm_writer *w, const char *name) {
@@ -551,7 +610,11 @@ static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
     if (!st && w->dedup && alcm_dedup_add(w->dedup, &w->mem, off, &s->frame))
       st = alcm_fail(&w->msg, ALCM_ERR_NOMEM, "dedup table");
   }
-  if (!st) st = add_chunk_ref(w, e, off, s->frame.stored_size);
+  if (!st && s->bundle) /* every member names the frame */
+    for (uint32_t k = s->entry + 1; k && !st; k = w->idx.entries[k - 1].bundle_next)
+      st = add_chunk_ref(w, &w->idx.entries[k - 1], off, s->frame.stored_size);
+  else if (!st)
+    st = add_chunk_ref(w, e, off, s->frame.stored_size);
   return st;
 }
 
@@ -605,39 +668,70 @@ static alcm_status flush_all(alcm_writer *w) {
   return st;
 }
 
-/* The slot that takes the next bytes of the current entry: the open one,
- * or a fresh one behind the batch's last (flushing the batch first when
- * it has no room for a whole chunk or no free slot). */
-static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
+/* A fresh slot behind the current batch's last, with room for a whole
+ * chunk (the batch is flushed first when it has no such room or no free
+ * slot). */
+static alcm_status new_slot(alcm_writer *w, slot **s) {
   batch *b = &w->batches[w->cur];
-  if (!w->open_slot || b->slots[b->used - 1].raw_size == w->chunk_size) {
-    size_t at = 0;
-    if (b->used) {
-      const slot *const last = &b->slots[b->used - 1];
-      at = (size_t)(last->raw - b->raw) +
-           ((last->raw_size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1));
-    }
-    if (b->used == SLOTS_MAX || at > w->batch_bytes ||
-        w->batch_bytes - at < w->chunk_size) {
-      const alcm_status st = flush_batch(w);
-      if (st) return st;
-      b = &w->batches[w->cur];
-      at = 0;
-    }
-    const alcm_entry *e = current(w);
-    slot *const f = &b->slots[b->used++];
-    f->raw = b->raw + at;
-    f->raw_size = 0;
-    f->in = NULL;
-    f->entry = w->idx.entry_count - 1;
-    /* Codes of an adaptive entry are plain bytes (identity transform). */
-    f->dtype = e->kind == ALCM_ENTRY_TENSOR &&
-                       e->encoding == ALCM_ENCODING_LOSSLESS
-                   ? e->dtype
-                   : 0;
-    w->open_slot = true;
+  size_t at = 0;
+  if (b->used) {
+    const slot *const last = &b->slots[b->used - 1];
+    at = (size_t)(last->raw - b->raw) +
+         ((last->raw_size + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1));
   }
-  *s = &b->slots[b->used - 1];
+  if (b->used == SLOTS_MAX || at > w->batch_bytes ||
+      w->batch_bytes - at < w->chunk_size) {
+    const alcm_status st = flush_batch(w);
+    if (st) return st;
+    b = &w->batches[w->cur];
+    at = 0;
+  }
+  slot *const f = &b->slots[b->used++];
+  f->raw = b->raw + at;
+  f->raw_size = 0;
+  f->in = NULL;
+  f->bundle = false;
+  *s = f;
+  return ALCM_OK;
+}
+
+/* The slot that takes the next bytes of the current entry: the open one,
+ * or a new one. */
+static alcm_status slot_for_bytes(alcm_writer *w, slot **s) {
+  batch *const b = &w->batches[w->cur];
+  if (w->open_slot && b->slots[b->used - 1].raw_size < w->chunk_size) {
+    *s = &b->slots[b->used - 1];
+    return ALCM_OK;
+  }
+  const alcm_status st = new_slot(w, s);
+  if (st) return st;
+  const alcm_entry *e = current(w);
+  (*s)->entry = w->idx.entry_count - 1;
+  /* Codes of an adaptive entry are plain bytes (identity transform). */
+  (*s)->dtype = e->kind == ALCM_ENTRY_TENSOR &&
+                        e->encoding == ALCM_ENCODING_LOSSLESS
+                    ? e->dtype
+                    : 0;
+  w->open_slot = true;
+  return ALCM_OK;
+}
+
+/* The bundle of dtype, if any, into a slot of its own (a frame that its
+ * members will all name); the bundle is then empty. Called between
+ * entries' bytes (no slot is open). */
+static alcm_status close_bundle(alcm_writer *w, unsigned dtype) {
+  bundle *const b = &w->bundles[dtype];
+  if (!b->used) return ALCM_OK;
+  slot *s;
+  const alcm_status st = new_slot(w, &s);
+  if (st) return st;
+  memcpy(s->raw, b->buf, b->used);
+  s->raw_size = b->used;
+  s->entry = b->first - 1;
+  s->dtype = dtype;
+  s->bundle = true;
+  b->used = 0;
+  b->first = b->last = 0;
   return ALCM_OK;
 }
 
@@ -710,6 +804,14 @@ static alcm_status write_from(alcm_writer *w, uint64_t n,
                      e->kind == ALCM_ENTRY_TENSOR ? "tensor" : "blob", e->name,
                      (unsigned long long)n, (unsigned long long)w->written,
                      (unsigned long long)w->expected);
+  if (w->bundling) { /* into its place in the bundle (join_bundle) */
+    uint8_t *const at = w->bundles[e->dtype].buf + e->bundle_offset +
+                        w->written;
+    if (n && (st = src->fill(src->ctx, at, (size_t)n))) return st;
+    alcm_hash128_update(w->content, at, (size_t)n);
+    w->written += n;
+    return ALCM_OK;
+  }
   if (!w->holding) return put_from(w, n, src);
   if (n && (st = src->fill(src->ctx, w->hold + w->written, (size_t)n)))
     return st;
@@ -729,7 +831,7 @@ alcm_status alcm_writer_write(alcm_writer *w, const void *data, size_t size) {
  * which writes the frames, does not read or hash it as well. */
 static bool read_later(const alcm_writer *w, const alcm_infile *in,
                        uint64_t n) {
-  return in == w->lent && !w->holding && w->written == 0 &&
+  return in == w->lent && !w->holding && !w->bundling && w->written == 0 &&
          n == w->expected && n > 0 && n <= w->chunk_size;
 }
 
@@ -993,6 +1095,8 @@ static alcm_status set_adaptive_meta(alcm_writer *w) {
 alcm_status alcm_writer_finish(alcm_writer *w) {
   if (!w) return ALCM_ERR_ARGUMENT;
   alcm_status st = usable(w, false, "finish");
+  for (unsigned d = 1; d < BUNDLE_DTYPES && !st; d++)
+    if ((st = close_bundle(w, d))) w->failed = true;
   if (!st) st = flush_all(w);
   if (!st && w->any_adaptive) st = set_adaptive_meta(w);
   if (st) return st;
@@ -1042,6 +1146,8 @@ void alcm_writer_close(alcm_writer *w) {
     alcm_mem_free(&mem, w->batches[k].slots);
     alcm_mem_free(&mem, w->batches[k].raw);
   }
+  for (unsigned d = 0; d < BUNDLE_DTYPES; d++)
+    alcm_mem_free(&mem, w->bundles[d].buf);
   alcm_mem_free(&mem, w->name_table);
   alcm_mem_free(&mem, w->hold);
   if (w->mlp_src) alcm_mlp_free(&w->mlp, &mem);
@@ -1402,11 +1508,14 @@ alcm_status alcm_writer_add_tensor_adaptive(
     return alcm_fail(&w->msg, ALCM_ERR_SIZE,
                      "tensor '%s': %zu bytes given, shape needs %llu",
                      name ? name : "", size, (unsigned long long)bytes);
-  /* Not through the writer mode: this call quantizes by itself. */
-  const bool mode = w->adaptive_mode;
+  /* Not through the writer mode: this call quantizes by itself (and
+   * writes the entry's own frames). */
+  const bool mode = w->adaptive_mode, no_bundle = w->no_bundle;
   w->adaptive_mode = false;
+  w->no_bundle = true;
   st = alcm_writer_begin_tensor(w, name, dtype, ndim, shape, 0);
   w->adaptive_mode = mode;
+  w->no_bundle = no_bundle;
   if (st) return st;
   alcm_adaptive_report rep;
   st = adaptive_entry(w, data, size, &o, &rep);

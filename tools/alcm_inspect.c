@@ -144,9 +144,12 @@ static int print_entry(alcm_reader *r, size_t i) {
   print_shape(&e);
   if (e.flags & ALCM_ENTRY_FLAG_FORTRAN_ORDER) printf(" fortran");
   if (e.flags & ALCM_ENTRY_FLAG_BIG_ENDIAN) printf(" big-endian");
-  printf("  %s -> %s  %.3fx  %u chunk%s\n", raw, stored,
-         e.stored_size ? (double)e.raw_size / (double)e.stored_size : 0.0,
-         e.chunk_count, e.chunk_count == 1 ? "" : "s");
+  if (e.flags & ALCM_ENTRY_FLAG_BUNDLED) /* its frame is shared */
+    printf("  %s in a bundle of %s stored\n", raw, stored);
+  else
+    printf("  %s -> %s  %.3fx  %u chunk%s\n", raw, stored,
+           e.stored_size ? (double)e.raw_size / (double)e.stored_size : 0.0,
+           e.chunk_count, e.chunk_count == 1 ? "" : "s");
   alcm_adaptive_info ad;
   if (e.encoding == ALCM_ENCODING_ADAPTIVE &&
       alcm_reader_adaptive(r, i, &ad) == ALCM_OK)
@@ -171,6 +174,10 @@ static int print_entry(alcm_reader *r, size_t i) {
            (unsigned long long)ci.raw_offset,
            (unsigned long long)ci.stored_size, ci.transform, ci.codec,
            ci.elem_size);
+    if (e.flags & ALCM_ENTRY_FLAG_BUNDLED)
+      printf("      bundled: bytes %llu.. of the frame's %llu\n",
+             (unsigned long long)ci.bundle_offset,
+             (unsigned long long)ci.frame_raw_size);
   }
   return 0;
 }
@@ -283,6 +290,10 @@ static json_t *chunks_json(alcm_reader *r, size_t i,
     jset(o, "transform", json_integer(ci.transform), ok);
     jset(o, "codec", json_integer(ci.codec), ok);
     jset(o, "elem_size", json_integer(ci.elem_size), ok);
+    if (e->flags & ALCM_ENTRY_FLAG_BUNDLED) {
+      jset(o, "bundle_offset", jint(ci.bundle_offset), ok);
+      jset(o, "frame_raw_size", jint(ci.frame_raw_size), ok);
+    }
     jpush(arr, o, ok);
   }
   return arr;

@@ -39,6 +39,10 @@ static void usage(FILE *out) {
           "                        zstd, zlib or store\n"
           "      --chunk-size SIZE raw bytes per chunk, e.g. 64K, 1M "
           "(default 512K)\n"
+          "      --no-bundle       every tensor in frames of its own (by\n"
+          "                        default tensors of up to 4 KiB share\n"
+          "                        frames per dtype, format 1.4, which\n"
+          "                        1.3 readers cannot read)\n"
           "      --meta KEY=VALUE  add a metadata string (repeatable)\n"
           "      --mode MODE       lossless (default) or adaptive: float\n"
           "                        tensors quantized per channel (lossy;\n"
@@ -87,7 +91,7 @@ typedef struct {
 
 enum { OPT_CODEC = 256, OPT_CHUNK, OPT_META, OPT_HELP, OPT_VERSION, OPT_MODE,
        OPT_CONFIG, OPT_MAXABS, OPT_REL, OPT_SNR, OPT_KEEP, OPT_PREV,
-       OPT_TIMEOUT, OPT_AXIS, OPT_INFO };
+       OPT_TIMEOUT, OPT_AXIS, OPT_INFO, OPT_NO_BUNDLE };
 
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
@@ -106,6 +110,7 @@ static const struct option long_opts[] = {
     {"prev", required_argument, NULL, OPT_PREV},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"informative-sections", no_argument, NULL, OPT_INFO},
+    {"no-bundle", no_argument, NULL, OPT_NO_BUNDLE},
     {"force", no_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -143,6 +148,7 @@ static int parse_adaptive(int c, pack_args *a) {
   case OPT_CONFIG: a->config = optarg; return -1;
   case OPT_PREV: a->prev = optarg; return -1;
   case OPT_INFO: a->informative = 1; return -1;
+  case OPT_NO_BUNDLE: a->wopt.no_bundle = 1; return -1;
   case OPT_MAXABS: return set_bound(a, ALCM_ERROR_BOUND_MAX_ABS, "--max-abs-error");
   case OPT_REL: return set_bound(a, ALCM_ERROR_BOUND_REL, "--rel-error");
   case OPT_SNR: return set_bound(a, ALCM_ERROR_BOUND_SNR, "--snr-db");

@@ -19,7 +19,7 @@ assert a and all("adaptive" in e and e["adaptive"]["snr_db"] >= 30 for e in a)
 assert all(any(s["type"] == 2 for s in e["sections"]) for e in a)
 keys = {m["key"] for m in d["meta"]}
 assert {"alcm.caq", "alcm.ratio", "alcm.cpu_seconds", "alcm.scheduler"} <= keys
-assert d["format_minor"] == 3
+assert d["format_minor"] == 4
 # the informative sections (entropy map 1, statistics 6) only on request
 assert not any(s["type"] in (1, 6) for e in a for s in e["sections"])
 ' "$WORK/.out"

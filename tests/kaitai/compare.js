@@ -158,7 +158,14 @@ function compareChunks(d, where, expected, entry) {
     const f = ref.frame;
     d.field(`${w}.frame_offset`, e.frame_offset, ref.frameOffset);
     d.field(`${w}.stored_size`, e.stored_size, ref.storedSize);
-    d.field(`${w}.raw_size`, e.raw_size, f.rawSize);
+    if (entry.bundled) {
+      /* 1.4: the entry's bytes are a range of its bundle's frame */
+      d.field(`${w}.raw_size`, e.raw_size, entry.rawSize);
+      d.field(`${w}.frame_raw_size`, e.frame_raw_size, f.rawSize);
+      d.field(`${w}.bundle_offset`, e.bundle_offset, entry.bundleOffset);
+    } else {
+      d.field(`${w}.raw_size`, e.raw_size, f.rawSize);
+    }
     d.field(`${w}.transform`, e.transform, f.transform);
     d.field(`${w}.codec`, e.codec, f.codec);
     d.field(`${w}.elem_size`, e.elem_size, f.elemSize);
@@ -306,6 +313,18 @@ function checkConsistency(d, doc, fileSize) {
         d.note(`${where} chunk ${c}: frame runs into the index`);
       sum += BigInt(f.rawSize);
     });
+    if (en.bundled) { /* spec "Bundled" (1.4) */
+      const end = BigInt(en.bundleOffset) + BigInt(en.rawSize);
+      if (en.chunks.length !== 1 || en.encoding !== 0 || en.rawSize === 0)
+        d.note(`${where}: bundled, but not one chunk of a lossless tensor`);
+      else if (BigInt(en.chunks[0].frame.rawSize) < end ||
+               en.chunks[0].frame.rawSize > en.chunkSize)
+        d.note(`${where}: bytes ${en.bundleOffset}..${end} outside its frame ` +
+               `of ${en.chunks[0].frame.rawSize} (chunk size ${en.chunkSize})`);
+      if (BigInt(en.bundleOffset) % BigInt(DTYPE_SIZE[en.dtype] || 1) !== 0n)
+        d.note(`${where}: bundle_offset ${en.bundleOffset} not on an element`);
+      sum = BigInt(en.rawSize); /* its own bytes, not the frame's */
+    }
     en.sections.forEach((ref, c) => {
       const f = ref.frame;
       if (f.kind !== 2 || f.sectionType !== ref.type || f.storedSize !== ref.storedSize)

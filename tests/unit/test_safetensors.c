@@ -345,7 +345,7 @@ Test(safetensors, whole_chunk_tensors_read_in_tasks) {
  * comes back from the call that writes its frame, here the release,
  * naming the entry and offset; nothing is written. */
 Test(safetensors, deferred_read_failure_names_the_entry) {
-  uint8_t data[3000];
+  uint8_t data[12000]; /* a tensor above the bundled size, read in a task */
   for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 13);
   tu_write_file(in_path, data, sizeof data);
   alcm_write_options opt;
@@ -358,12 +358,12 @@ Test(safetensors, deferred_read_failure_names_the_entry) {
   alcm_infile in;
   cr_assert_eq(alcm_infile_open(&in, in_path, alcm_writer_msg_(w)), ALCM_OK);
   alcm_writer_lend_(w, &in);
-  const uint64_t shape[1] = {2000};
+  const uint64_t shape[1] = {10000};
   cr_assert_eq(alcm_writer_begin_tensor(w, "late", ALCM_DTYPE_U8, 1, shape, 0),
                ALCM_OK);
-  cr_assert_eq(alcm_writer_write_from_(w, &in, 1000, 2000), ALCM_OK);
+  cr_assert_eq(alcm_writer_write_from_(w, &in, 1000, 10000), ALCM_OK);
   cr_assert_eq(alcm_writer_end(w), ALCM_OK);
-  cr_assert_eq(truncate(in_path, 1500), 0);
+  cr_assert_eq(truncate(in_path, 5000), 0);
   const alcm_status s = alcm_import_release_(w, &in, in_path, ALCM_OK);
   cr_expect_eq(s, ALCM_ERR_TRUNCATED, "got %s", alcm_error_name(s));
   const char *const m = alcm_writer_message(w);
