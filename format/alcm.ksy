@@ -30,8 +30,10 @@ doc: |
   payloads, which this description does not decode; the containers are
   the same. 1.4 adds bundled entries (entry flags bit 2): small tensors
   whose bytes are ranges of one frame's decoded bytes, each entry naming
-  the frame in its one chunk ref and its start in bundle_offset. Rules the expression language cannot state (numel x 2,
-  required sections) are checked by tests/kaitai/compare.js.
+  the frame in its one chunk ref and its start in bundle_offset. Rules
+  the expression language cannot state (numel x 2, required sections,
+  a bundled entry's range inside its frame) are checked by
+  tests/kaitai/compare.js.
 doc-ref: spec/alcm-format.md
 seq:
   - id: header

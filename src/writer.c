@@ -20,8 +20,9 @@
  * Lossless tensors of up to BUNDLE_ENTRY_MAX bytes are bundled (format
  * 1.4, spec "Bundled"): each dtype collects them in a buffer of its own,
  * which becomes one slot (one frame, one set of codec tables) when the
- * next does not fit, or at finish; the entries name that frame and where
- * in it they start.
+ * next does not fit, when the lent file is released, or at finish; the
+ * entries name that frame and where in it they start. Members given whole
+ * from the lent file are read and hashed by the bundle's task too.
  *
  * An importer that lends its file (alcm_writer_lend_) leaves the reading
  * of whole entries of up to one chunk to the pool: the slot records where
@@ -56,6 +57,9 @@ typedef struct {
   alcm_msg read_msg;
   bool bundle;          /* a bundle: entry is its first member, the others
                            follow through alcm_entry.bundle_next */
+  struct bundle_read *reads; /* a bundle's members read by the task */
+  size_t nreads;
+  size_t read_failed;   /* the reads entry that failed (read_status) */
 } slot;
 
 /* Chunks for one pool run: up to SLOTS_MAX slots packed in raw. A ring of
@@ -81,10 +85,24 @@ typedef struct {
 #define BUNDLE_ENTRY_MAX 4096u
 #define BUNDLE_BYTES ((size_t)64 << 10)
 #define BUNDLE_DTYPES 16u /* dtype ids 1..15 */
+/* A member of a bundle whose bytes the task that encodes the bundle reads
+ * from the lent file (as for whole entries up to a chunk): where from,
+ * where to, and its content hash, which the task computes. The entry
+ * table may move while tasks run, so a read carries all it needs. */
+typedef struct bundle_read {
+  const alcm_infile *in;
+  uint64_t in_offset;
+  size_t at, size;      /* its bytes in the bundle */
+  uint32_t entry;
+  uint8_t content[16];
+} bundle_read;
+
 typedef struct {
   uint8_t *buf;        /* bundle_cap bytes, allocated on first use */
   size_t used;
   uint32_t first, last; /* member entries + 1, 0 = none */
+  bundle_read *reads;  /* members still to read, in entry order */
+  size_t nreads, reads_cap;
 } bundle;
 
 struct alcm_writer {
@@ -510,6 +528,16 @@ static void encode_slot(void *ctx, size_t i, unsigned worker) {
     if (s->read_status) return;
     alcm_hash128(s->raw, s->raw_size, s->content);
   }
+  for (size_t k = 0; k < s->nreads; k++) {
+    bundle_read *const r = &s->reads[k];
+    s->read_status = alcm_infile_read(r->in, r->in_offset, s->raw + r->at,
+                                      r->size, &s->read_msg);
+    if (s->read_status) {
+      s->read_failed = k;
+      return;
+    }
+    alcm_hash128(s->raw + r->at, r->size, r->content);
+  }
   alcm_encode_chunk(&w->policy, s->dtype, s->raw, s->raw_size,
                     &w->scratch[worker], &s->frame, &s->payload);
   if (s->payload != s->raw) {
@@ -601,6 +629,20 @@ static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
                     s->raw_size, (unsigned long long)s->in_offset);
     return s->read_status;
   }
+  if (s->nreads && s->read_status) {
+    const bundle_read *const r = &s->reads[s->read_failed];
+    w->msg = s->read_msg;
+    alcm_msg_prefix(&w->msg, "entry '%s': %zu bytes at offset %llu",
+                    w->idx.entries[r->entry].name, r->size,
+                    (unsigned long long)r->in_offset);
+    return s->read_status;
+  }
+  for (size_t k = 0; k < s->nreads; k++)
+    memcpy(w->idx.entries[s->reads[k].entry].content_hash,
+           s->reads[k].content, 16);
+  alcm_mem_free(&w->mem, s->reads);
+  s->reads = NULL;
+  s->nreads = 0;
   if (s->in) memcpy(e->content_hash, s->content, sizeof s->content);
   bool dup;
   uint64_t off = 0;
@@ -691,6 +733,9 @@ static alcm_status new_slot(alcm_writer *w, slot **s) {
   f->raw_size = 0;
   f->in = NULL;
   f->bundle = false;
+  f->reads = NULL;
+  f->nreads = 0;
+  f->read_status = ALCM_OK;
   *s = f;
   return ALCM_OK;
 }
@@ -730,6 +775,10 @@ static alcm_status close_bundle(alcm_writer *w, unsigned dtype) {
   s->entry = b->first - 1;
   s->dtype = dtype;
   s->bundle = true;
+  s->reads = b->reads; /* the task reads them, emit_slot frees them */
+  s->nreads = b->nreads;
+  b->reads = NULL;
+  b->nreads = b->reads_cap = 0;
   b->used = 0;
   b->first = b->last = 0;
   return ALCM_OK;
@@ -835,9 +884,35 @@ static bool read_later(const alcm_writer *w, const alcm_infile *in,
          n == w->expected && n > 0 && n <= w->chunk_size;
 }
 
+/* A bundled entry given whole from the lent file: the task that encodes
+ * its bundle reads it (see bundle_read). */
+static alcm_status bundle_later(alcm_writer *w, const alcm_infile *in,
+                                uint64_t offset, uint64_t n) {
+  const alcm_entry *const e = current(w);
+  bundle *const b = &w->bundles[e->dtype];
+  if (b->nreads == b->reads_cap) {
+    void *p = b->reads;
+    size_t cap = b->reads_cap * sizeof *b->reads;
+    const alcm_status st = alcm_mem_reserve(
+        &w->mem, &p, &cap, (b->reads_cap ? 2 * b->reads_cap : 16) * sizeof *b->reads);
+    if (st) return alcm_fail(&w->msg, st, "entry '%s': bundle reads", e->name);
+    b->reads = p;
+    b->reads_cap = cap / sizeof *b->reads;
+  }
+  b->reads[b->nreads++] = (bundle_read){in, offset, (size_t)e->bundle_offset,
+                                        (size_t)n, w->idx.entry_count - 1, {0}};
+  w->written = n;
+  w->content_later = true;
+  w->lent_pending = true;
+  return ALCM_OK;
+}
+
 alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
                                     uint64_t offset, uint64_t n) {
   if (!w || !in) return ALCM_ERR_ARGUMENT;
+  if (usable(w, true, "write") == ALCM_OK && w->bundling && in == w->lent &&
+      w->written == 0 && n == w->expected)
+    return bundle_later(w, in, offset, n);
   if (usable(w, true, "write") == ALCM_OK && read_later(w, in, n)) {
     slot *s;
     const alcm_status st = slot_for_bytes(w, &s);
@@ -864,15 +939,21 @@ alcm_status alcm_writer_release_(alcm_writer *w, const alcm_infile *in) {
   if (w->lent != in) return ALCM_OK;
   alcm_status st = ALCM_OK;
   if (w->lent_pending) {
-    if (!w->failed) st = flush_all(w);
+    /* bundles waiting for reads from in go out now, the file's last use */
+    for (unsigned d = 1; d < BUNDLE_DTYPES && !w->failed && !st; d++)
+      if (w->bundles[d].nreads && (st = close_bundle(w, d))) w->failed = true;
+    if (!w->failed && !st) st = flush_all(w);
     alcm_pool_wait(w->pool); /* failed: no task may read any more */
     /* Batches not written (the writer failed) must not read later. */
     for (unsigned k = 0; k < w->ring; k++) {
       batch *const b = &w->batches[k];
       b->queued = false;
-      for (unsigned i = 0; i < b->used; i++)
+      for (unsigned i = 0; i < b->used; i++) {
         if (b->slots[i].in == in) b->slots[i].in = NULL;
+        b->slots[i].nreads = 0; /* (their arrays are freed by close) */
+      }
     }
+    for (unsigned d = 1; d < BUNDLE_DTYPES; d++) w->bundles[d].nreads = 0;
   }
   w->lent = NULL;
   w->lent_pending = false;
@@ -1143,11 +1224,16 @@ void alcm_writer_close(alcm_writer *w) {
   alcm_mem_free(&mem, w->scratch);
   alcm_dedup_free(w->dedup, &mem);
   for (unsigned k = 0; k < BATCHES; k++) {
+    /* a slot's bundle reads: freed when written, else here */
+    for (unsigned i = 0; w->batches[k].slots && i < SLOTS_MAX; i++)
+      alcm_mem_free(&mem, w->batches[k].slots[i].reads);
     alcm_mem_free(&mem, w->batches[k].slots);
     alcm_mem_free(&mem, w->batches[k].raw);
   }
-  for (unsigned d = 0; d < BUNDLE_DTYPES; d++)
+  for (unsigned d = 0; d < BUNDLE_DTYPES; d++) {
     alcm_mem_free(&mem, w->bundles[d].buf);
+    alcm_mem_free(&mem, w->bundles[d].reads);
+  }
   alcm_mem_free(&mem, w->name_table);
   alcm_mem_free(&mem, w->hold);
   if (w->mlp_src) alcm_mlp_free(&w->mlp, &mem);

@@ -377,6 +377,46 @@ Test(safetensors, deferred_read_failure_names_the_entry) {
   cr_expect_neq(access(out_path, F_OK), 0, "a target was written");
 }
 
+/* The same for a small tensor, read by the task that encodes its bundle
+ * (format 1.4): the release closes the bundle, and the failure names the
+ * entry that could not be read, not the bundle's first. */
+Test(safetensors, deferred_bundle_read_failure_names_the_entry) {
+  uint8_t data[3000];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 13);
+  tu_write_file(in_path, data, sizeof data);
+  alcm_write_options opt;
+  alcm_write_options_init(&opt);
+  opt.overwrite = 1;
+  opt.threads = 2;
+  alcm_writer *const w = alcm_writer_create(&opt);
+  cr_assert_not_null(w);
+  cr_assert_eq(alcm_writer_open(w, out_path), ALCM_OK);
+  alcm_infile in;
+  cr_assert_eq(alcm_infile_open(&in, in_path, alcm_writer_msg_(w)), ALCM_OK);
+  alcm_writer_lend_(w, &in);
+  const uint64_t s1[1] = {500}, s2[1] = {1500};
+  cr_assert_eq(alcm_writer_begin_tensor(w, "early", ALCM_DTYPE_U8, 1, s1, 0),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_write_from_(w, &in, 0, 500), ALCM_OK);
+  cr_assert_eq(alcm_writer_end(w), ALCM_OK);
+  cr_assert_eq(alcm_writer_begin_tensor(w, "late", ALCM_DTYPE_U8, 1, s2, 0),
+               ALCM_OK);
+  cr_assert_eq(alcm_writer_write_from_(w, &in, 1000, 1500), ALCM_OK);
+  cr_assert_eq(alcm_writer_end(w), ALCM_OK);
+  cr_assert_eq(truncate(in_path, 1500), 0);
+  const alcm_status s = alcm_import_release_(w, &in, in_path, ALCM_OK);
+  cr_expect_eq(s, ALCM_ERR_TRUNCATED, "got %s", alcm_error_name(s));
+  const char *const m = alcm_writer_message(w);
+  cr_log_info("%s", m);
+  cr_expect(strstr(m, in_path) && strstr(m, "entry 'late'") &&
+                strstr(m, "offset 1000"),
+            "message: %s", m);
+  cr_expect_neq(alcm_writer_finish(w), ALCM_OK);
+  alcm_infile_close(&in);
+  alcm_writer_close(w);
+  cr_expect_neq(access(out_path, F_OK), 0, "a target was written");
+}
+
 Test(safetensors, null_arguments) {
   cr_expect_eq(alcm_import_safetensors(NULL, in_path, "x"), ALCM_ERR_ARGUMENT);
   alcm_writer *const w = alcm_writer_create(NULL);
