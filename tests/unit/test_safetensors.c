@@ -341,11 +341,16 @@ Test(safetensors, whole_chunk_tensors_read_in_tasks) {
   unlink(one);
 }
 
-/* A deferred read that fails (the file shrank after the entry was given)
- * comes back from the call that writes its frame, here the release,
- * naming the entry and offset; nothing is written. */
-Test(safetensors, deferred_read_failure_names_the_entry) {
-  uint8_t data[12000]; /* a tensor above the bundled size, read in a task */
+/* Tensors given whole from a lent file of 12000 bytes, which then shrinks
+ * to keep bytes: the release, which writes their frames, fails naming the
+ * entry 'late' and its offset; nothing is written. */
+typedef struct {
+  const char *name;
+  uint64_t offset, size;
+} given;
+
+static void deferred_failure(const given *g, size_t n, int keep) {
+  uint8_t data[12000];
   for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 13);
   tu_write_file(in_path, data, sizeof data);
   alcm_write_options opt;
@@ -358,12 +363,15 @@ Test(safetensors, deferred_read_failure_names_the_entry) {
   alcm_infile in;
   cr_assert_eq(alcm_infile_open(&in, in_path, alcm_writer_msg_(w)), ALCM_OK);
   alcm_writer_lend_(w, &in);
-  const uint64_t shape[1] = {10000};
-  cr_assert_eq(alcm_writer_begin_tensor(w, "late", ALCM_DTYPE_U8, 1, shape, 0),
-               ALCM_OK);
-  cr_assert_eq(alcm_writer_write_from_(w, &in, 1000, 10000), ALCM_OK);
-  cr_assert_eq(alcm_writer_end(w), ALCM_OK);
-  cr_assert_eq(truncate(in_path, 5000), 0);
+  for (size_t k = 0; k < n; k++) {
+    cr_assert_eq(alcm_writer_begin_tensor(w, g[k].name, ALCM_DTYPE_U8, 1,
+                                          &g[k].size, 0),
+                 ALCM_OK);
+    cr_assert_eq(alcm_writer_write_from_(w, &in, g[k].offset, g[k].size),
+                 ALCM_OK);
+    cr_assert_eq(alcm_writer_end(w), ALCM_OK);
+  }
+  cr_assert_eq(truncate(in_path, keep), 0);
   const alcm_status s = alcm_import_release_(w, &in, in_path, ALCM_OK);
   cr_expect_eq(s, ALCM_ERR_TRUNCATED, "got %s", alcm_error_name(s));
   const char *const m = alcm_writer_message(w);
@@ -377,44 +385,18 @@ Test(safetensors, deferred_read_failure_names_the_entry) {
   cr_expect_neq(access(out_path, F_OK), 0, "a target was written");
 }
 
-/* The same for a small tensor, read by the task that encodes its bundle
- * (format 1.4): the release closes the bundle, and the failure names the
- * entry that could not be read, not the bundle's first. */
+/* A tensor above the bundled size, read by the pool task that encodes it. */
+Test(safetensors, deferred_read_failure_names_the_entry) {
+  const given g[] = {{"late", 1000, 10000}};
+  deferred_failure(g, 1, 5000);
+}
+
+/* Small tensors, read by the task that encodes their bundle (format 1.4):
+ * the release closes the bundle, and the failure names the entry that
+ * could not be read, not the bundle's first. */
 Test(safetensors, deferred_bundle_read_failure_names_the_entry) {
-  uint8_t data[3000];
-  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 13);
-  tu_write_file(in_path, data, sizeof data);
-  alcm_write_options opt;
-  alcm_write_options_init(&opt);
-  opt.overwrite = 1;
-  opt.threads = 2;
-  alcm_writer *const w = alcm_writer_create(&opt);
-  cr_assert_not_null(w);
-  cr_assert_eq(alcm_writer_open(w, out_path), ALCM_OK);
-  alcm_infile in;
-  cr_assert_eq(alcm_infile_open(&in, in_path, alcm_writer_msg_(w)), ALCM_OK);
-  alcm_writer_lend_(w, &in);
-  const uint64_t s1[1] = {500}, s2[1] = {1500};
-  cr_assert_eq(alcm_writer_begin_tensor(w, "early", ALCM_DTYPE_U8, 1, s1, 0),
-               ALCM_OK);
-  cr_assert_eq(alcm_writer_write_from_(w, &in, 0, 500), ALCM_OK);
-  cr_assert_eq(alcm_writer_end(w), ALCM_OK);
-  cr_assert_eq(alcm_writer_begin_tensor(w, "late", ALCM_DTYPE_U8, 1, s2, 0),
-               ALCM_OK);
-  cr_assert_eq(alcm_writer_write_from_(w, &in, 1000, 1500), ALCM_OK);
-  cr_assert_eq(alcm_writer_end(w), ALCM_OK);
-  cr_assert_eq(truncate(in_path, 1500), 0);
-  const alcm_status s = alcm_import_release_(w, &in, in_path, ALCM_OK);
-  cr_expect_eq(s, ALCM_ERR_TRUNCATED, "got %s", alcm_error_name(s));
-  const char *const m = alcm_writer_message(w);
-  cr_log_info("%s", m);
-  cr_expect(strstr(m, in_path) && strstr(m, "entry 'late'") &&
-                strstr(m, "offset 1000"),
-            "message: %s", m);
-  cr_expect_neq(alcm_writer_finish(w), ALCM_OK);
-  alcm_infile_close(&in);
-  alcm_writer_close(w);
-  cr_expect_neq(access(out_path, F_OK), 0, "a target was written");
+  const given g[] = {{"early", 0, 500}, {"late", 1000, 1500}};
+  deferred_failure(g, 2, 1500);
 }
 
 Test(safetensors, null_arguments) {
