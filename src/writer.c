@@ -910,10 +910,11 @@ static alcm_status bundle_later(alcm_writer *w, const alcm_infile *in,
 alcm_status alcm_writer_write_from_(alcm_writer *w, const alcm_infile *in,
                                     uint64_t offset, uint64_t n) {
   if (!w || !in) return ALCM_ERR_ARGUMENT;
-  if (usable(w, true, "write") == ALCM_OK && w->bundling && in == w->lent &&
-      w->written == 0 && n == w->expected)
+  const bool ok = usable(w, true, "write") == ALCM_OK;
+  if (ok && w->bundling && in == w->lent && w->written == 0 &&
+      n == w->expected)
     return bundle_later(w, in, offset, n);
-  if (usable(w, true, "write") == ALCM_OK && read_later(w, in, n)) {
+  if (ok && read_later(w, in, n)) {
     slot *s;
     const alcm_status st = slot_for_bytes(w, &s);
     if (st) return st;
