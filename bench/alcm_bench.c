@@ -15,8 +15,9 @@
  *   alcm2    the same with 2 writer and 2 reader threads; the archive
  *            must be byte-identical to the 1-thread one.
  *   engine   the library's chunk engine alone, in memory like the zstd
- *            rows: every tensor cut in chunks of the writer's default
- *            size (ALCM_CHUNK_SIZE_DEFAULT), each through the
+ *            rows: the writer's chunks (tensors cut in chunks of its
+ *            default size, ALCM_CHUNK_SIZE_DEFAULT, those of up to 4 KiB
+ *            bundled per dtype as it does), each through the
  *            planner (alcm_encode_chunk: transform, rans/zstd/store
  *            choice, raw and stored XXH3-64), then decoded as the reader
  *            does (codec, inverse transform, raw hash; the stored hash
@@ -442,7 +443,7 @@ static void remove_scratch(const config *c) {
 
 typedef struct {
   alcm_frame f;
-  size_t at; /* the chunk's offset in the tensor data (store, back) */
+  size_t at; /* the chunk's offset in image, store and back */
   size_t n;
   unsigned dtype;
   const uint8_t *raw;
@@ -456,13 +457,14 @@ static const alcm_codec *engine_codec(unsigned id) {
 }
 
 /* The engine's work, shared by its pool tasks: chunk k is
- * in->data[ch[k].raw ...], its payload goes to store + ch[k].at (the
- * chunk's own place: a payload is never larger than its raw bytes), and
- * it decodes to back + ch[k].at. */
+ * image[ch[k].at ...], its payload goes to store + ch[k].at (the chunk's
+ * own place: a payload is never larger than its raw bytes), and it decodes
+ * to back + ch[k].at. */
 typedef struct {
   const alcm_encode_policy *pol;
   engine_chunk *ch;
   const input *in;
+  const uint8_t *image;   /* the chunks' bytes one after the other */
   uint8_t *store, *back;
   alcm_encode_buffers *b; /* per worker */
   uint8_t **tmp;          /* per worker */
@@ -531,8 +533,7 @@ static void engine_rep(engine_run *e, size_t chunks, alcm_pool *pool,
   keep_best(&r->decomp, t);
   if (e->failed)
     die("%s: engine: chunk %d: raw hash", e->in->path, e->failed - 1);
-  if (memcmp(e->back, e->in->data + e->in->head,
-             e->in->size - e->in->head) != 0)
+  if (memcmp(e->back, e->image, e->in->size - e->in->head) != 0)
     die("ROUND TRIP MISMATCH: %s: engine", e->in->path);
 }
 
@@ -542,6 +543,54 @@ static void engine_rep(engine_run *e, size_t chunks, alcm_pool *pool,
  * alternate, so that both rows see the same host (a shared machine's
  * slow minutes would otherwise land on one row). The 2-thread frames
  * must equal the 1-thread ones. */
+/* The writer's chunks (spec "Bundled"): tensors of 1..ALCM_BUNDLE_ENTRY_MAX
+ * bytes go to a bundle per dtype of up to ALCM_BUNDLE_BYTES (one chunk,
+ * closed when the next does not fit and at the end), the others are cut
+ * in ENGINE_CHUNK pieces; their bytes are laid out in image one chunk
+ * after the other (all the file's data bytes, rearranged: what the round
+ * trip compares with). @return the chunk count. */
+static size_t engine_layout(const input *in, uint8_t *image,
+                            engine_chunk *ch) {
+  const size_t cap = ALCM_BUNDLE_BYTES < ENGINE_CHUNK ? ALCM_BUNDLE_BYTES
+                                                      : ENGINE_CHUNK;
+  uint8_t *bundle[16] = {NULL};
+  size_t used[16] = {0};
+  size_t at = 0, k = 0;
+#define ENGINE_PUT(src, len, dt)                                              \
+  do {                                                                        \
+    memcpy(image + at, (src), (len));                                         \
+    ch[k++] = (engine_chunk){.at = at, .n = (len), .dtype = (dt),             \
+                             .raw = image + at};                              \
+    at += (len);                                                              \
+  } while (0)
+  for (size_t i = 0; i < in->count; i++) {
+    const tensor *const x = &in->t[i];
+    const size_t n = x->end - x->begin;
+    const unsigned dt = (unsigned)x->dtype;
+    if (n == 0 || n > ALCM_BUNDLE_ENTRY_MAX || dt >= 16) {
+      for (size_t pos = x->begin; pos < x->end; pos += ENGINE_CHUNK)
+        ENGINE_PUT(in->data + pos,
+                   x->end - pos < ENGINE_CHUNK ? x->end - pos : ENGINE_CHUNK,
+                   dt);
+      continue;
+    }
+    if (used[dt] + n > cap) {
+      ENGINE_PUT(bundle[dt], used[dt], dt);
+      used[dt] = 0;
+    }
+    if (!bundle[dt]) bundle[dt] = xmalloc(cap);
+    memcpy(bundle[dt] + used[dt], in->data + x->begin, n);
+    used[dt] += n;
+  }
+  for (unsigned dt = 0; dt < 16; dt++) {
+    if (used[dt]) ENGINE_PUT(bundle[dt], used[dt], dt);
+    free(bundle[dt]);
+  }
+#undef ENGINE_PUT
+  if (at != in->size - in->head) die("%s: engine layout", in->path);
+  return k;
+}
+
 static void bench_engines(const input *in, const config *c, int want1,
                           int want2, result *r1, result *r2) {
   const alcm_encode_policy pol = {NULL, alcm_codec_zstd.level_default, -1};
@@ -553,20 +602,12 @@ static void bench_engines(const input *in, const config *c, int want1,
                                  xmalloc(bound), NULL};
     tmp[t] = xmalloc(ENGINE_CHUNK);
   }
-  size_t chunks = 0;
+  size_t chunks = 0; /* at most: a small tensor is at most one chunk */
   for (size_t i = 0; i < in->count; i++)
     chunks += (in->t[i].end - in->t[i].begin + ENGINE_CHUNK - 1) / ENGINE_CHUNK;
   engine_chunk *const ch = xmalloc(chunks * sizeof *ch + 1);
-  size_t k = 0;
-  for (size_t i = 0; i < in->count; i++) {
-    const tensor *const x = &in->t[i];
-    for (size_t pos = x->begin; pos < x->end; pos += ENGINE_CHUNK, k++) {
-      ch[k].raw = in->data + pos;
-      ch[k].n = x->end - pos < ENGINE_CHUNK ? x->end - pos : ENGINE_CHUNK;
-      ch[k].at = pos - in->head;
-      ch[k].dtype = (unsigned)x->dtype;
-    }
-  }
+  uint8_t *const image = xmalloc(in->size - in->head + 1);
+  chunks = engine_layout(in, image, ch);
   size_t *const in_order = xmalloc(chunks * sizeof *in_order + 1);
   size_t *const larger = xmalloc(chunks * sizeof *larger + 1);
   for (k = 0; k < chunks; k++) in_order[k] = larger[k] = k;
@@ -581,7 +622,7 @@ static void bench_engines(const input *in, const config *c, int want1,
   alcm_mem_init(&mem, NULL, 0);
   if (want2 && alcm_pool_create(&pool, &mem, 2) != ALCM_OK)
     die("engine: pool of 2 threads");
-  engine_run e = {&pol, ch, in, store, back, b, tmp, in_order, 0};
+  engine_run e = {&pol, ch, in, image, store, back, b, tmp, in_order, 0};
   *r1 = (result){"engine", 0, NOT_RUN, NOT_RUN, c->reps, -1};
   *r2 = (result){"engine-2t", 0, NOT_RUN, NOT_RUN, c->reps, -1};
   alcm_frame *const ref = xmalloc(chunks * sizeof *ref + 1);
@@ -612,6 +653,7 @@ static void bench_engines(const input *in, const config *c, int want1,
   free(in_order);
   free(larger);
   free(ch);
+  free(image);
   free(store);
   free(back);
 }

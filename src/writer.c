@@ -17,8 +17,8 @@
  * threads): small batches keep the pipeline full on files of a few MB
  * (larger ones measured slower there: more fresh pages to fault in).
  *
- * Lossless tensors of up to BUNDLE_ENTRY_MAX bytes are bundled (format
- * 1.4, spec "Bundled"): each dtype collects them in a buffer of its own,
+ * Lossless tensors of up to ALCM_BUNDLE_ENTRY_MAX bytes are bundled
+ * (format 1.4, spec "Bundled"): each dtype collects them in a buffer of its own,
  * which becomes one slot (one frame, one set of codec tables) when the
  * next does not fit, when the lent file is released, or at finish; the
  * entries name that frame and where in it they start. Members given whole
@@ -77,13 +77,8 @@ typedef struct {
   uint64_t run;
 } batch;
 
-/* Small tensors of one dtype collecting for their frame (see above). */
-/* Measured on the benchmark corpus (archive bytes, BF16 / F16 / F32):
- * tensors up to 4 KiB in bundles of 64 KiB: -0.34 / -0.33 / -0.14 %
- * against none; up to 2, 8 or 16 KiB, or bundles of 16 or 256 KiB, no
- * better on all three. */
-#define BUNDLE_ENTRY_MAX 4096u
-#define BUNDLE_BYTES ((size_t)64 << 10)
+/* Small tensors of one dtype collecting for their frame (see above and
+ * ALCM_BUNDLE_* in internal.h). */
 #define BUNDLE_DTYPES 16u /* dtype ids 1..15 */
 /* A member of a bundle whose bytes the task that encodes the bundle reads
  * from the lent file (as for whole entries up to a chunk): where from,
@@ -143,7 +138,7 @@ struct alcm_writer {
   unsigned scratch_count;
   bool open_slot;       /* the current batch's last slot takes bytes */
   bundle bundles[BUNDLE_DTYPES];
-  size_t bundle_cap;    /* min(BUNDLE_BYTES, chunk_size) */
+  size_t bundle_cap;    /* min(ALCM_BUNDLE_BYTES, chunk_size) */
   bool bundling;        /* the current entry's bytes go to its bundle */
   uint64_t file_size;   /* set at finish; out.offset is reset by commit */
 
@@ -216,7 +211,8 @@ static alcm_status apply_options(alcm_writer *w, const alcm_write_options *o) {
   w->no_dedup = o->no_dedup != 0;
   w->plain_index = o->plain_index != 0;
   w->no_bundle = o->no_bundle != 0;
-  w->bundle_cap = w->chunk_size < BUNDLE_BYTES ? w->chunk_size : BUNDLE_BYTES;
+  w->bundle_cap =
+      w->chunk_size < ALCM_BUNDLE_BYTES ? w->chunk_size : ALCM_BUNDLE_BYTES;
   return ALCM_OK;
 }
 
@@ -491,8 +487,9 @@ alcm_status alcm_writer_begin_tensor(alcm_writer *w, const char *name,
   if (ndim) memcpy(e->shape, shape, 8u * ndim);
   begin_common(w, bytes);
   if (w->adaptive_mode && (st = start_held(w, e))) return st;
-  if (!w->holding && !w->no_bundle && bytes > 0 && bytes <= BUNDLE_ENTRY_MAX &&
-      bytes <= w->bundle_cap && (st = join_bundle(w, e))) {
+  if (!w->holding && !w->no_bundle && bytes > 0 &&
+      bytes <= ALCM_BUNDLE_ENTRY_MAX && bytes <= w->bundle_cap &&
+      (st = join_bundle(w, e))) {
     w->failed = true;
     return st;
   }
