@@ -610,6 +610,7 @@ static void bench_engines(const input *in, const config *c, int want1,
   chunks = engine_layout(in, image, ch);
   size_t *const in_order = xmalloc(chunks * sizeof *in_order + 1);
   size_t *const larger = xmalloc(chunks * sizeof *larger + 1);
+  size_t k;
   for (k = 0; k < chunks; k++) in_order[k] = larger[k] = k;
   sort_chunks = ch;
   qsort(larger, chunks, sizeof *larger, larger_first);
