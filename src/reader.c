@@ -28,6 +28,7 @@ typedef struct {
   uint8_t *buf;      /* frame.raw_size decoded bytes */
   size_t cap;
   bool valid;
+  bool verified;     /* decoded by verify: stored hash checked too */
 } bundle_slot;
 
 struct alcm_reader {
@@ -427,13 +428,17 @@ static alcm_status decode_chunk(alcm_reader *r, const alcm_entry *e,
 
 /* A bundled entry: its range of its frame, decoded once for all the
  * entries that name it (while it stays among the last BUNDLE_CACHE). The
- * header is checked against every entry, the bytes when decoded. */
+ * header is checked against every entry, the bytes when decoded; verify
+ * only takes a bundle that verify decoded (a read need not check the
+ * stored hash, decode_first). */
 static alcm_status read_bundled(alcm_reader *r, const alcm_entry *e,
                                 uint8_t *dst) {
   const uint64_t off = e->chunks[0].frame_offset;
   bundle_slot *b = NULL;
   for (unsigned k = 0; k < BUNDLE_CACHE && !b; k++)
-    if (r->bundle[k].valid && r->bundle[k].offset == off) b = &r->bundle[k];
+    if (r->bundle[k].valid && r->bundle[k].offset == off &&
+        (r->bundle[k].verified || !r->verifying))
+      b = &r->bundle[k];
   alcm_status st;
   if (b) {
     if ((st = check_chunk_frame(r, e, 0, &b->frame))) return st;
@@ -448,6 +453,7 @@ static alcm_status read_bundled(alcm_reader *r, const alcm_entry *e,
     if ((st = decode_chunk(r, e, 0, &b->frame, b->buf))) return st;
     b->offset = off;
     b->valid = true;
+    b->verified = r->verifying;
   }
   memcpy(dst, b->buf + e->bundle_offset, (size_t)e->raw_size);
   return ALCM_OK;
