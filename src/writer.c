@@ -620,18 +620,13 @@ static alcm_status find_duplicate(alcm_writer *w, slot *s, bool *found,
 }
 
 static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
-  if (s->in && s->read_status) { /* the read's own message, in context */
-    w->msg = s->read_msg;
-    alcm_msg_prefix(&w->msg, "entry '%s': %zu bytes at offset %llu", e->name,
-                    s->raw_size, (unsigned long long)s->in_offset);
-    return s->read_status;
-  }
-  if (s->nreads && s->read_status) {
-    const bundle_read *const r = &s->reads[s->read_failed];
+  if (s->read_status) { /* the read's own message, in context */
+    const bundle_read *const r = s->nreads ? &s->reads[s->read_failed] : NULL;
     w->msg = s->read_msg;
     alcm_msg_prefix(&w->msg, "entry '%s': %zu bytes at offset %llu",
-                    w->idx.entries[r->entry].name, r->size,
-                    (unsigned long long)r->in_offset);
+                    r ? w->idx.entries[r->entry].name : e->name,
+                    r ? r->size : s->raw_size,
+                    (unsigned long long)(r ? r->in_offset : s->in_offset));
     return s->read_status;
   }
   for (size_t k = 0; k < s->nreads; k++)
@@ -650,7 +645,8 @@ static alcm_status emit_slot(alcm_writer *w, alcm_entry *e, slot *s) {
       st = alcm_fail(&w->msg, ALCM_ERR_NOMEM, "dedup table");
   }
   if (!st && s->bundle) /* every member names the frame */
-    for (uint32_t k = s->entry + 1; k && !st; k = w->idx.entries[k - 1].bundle_next)
+    for (uint32_t k = s->entry + 1; k && !st;
+         k = w->idx.entries[k - 1].bundle_next)
       st = add_chunk_ref(w, &w->idx.entries[k - 1], off, s->frame.stored_size);
   else if (!st)
     st = add_chunk_ref(w, e, off, s->frame.stored_size);
